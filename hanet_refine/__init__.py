@@ -1,0 +1,1 @@
+"""hanet_refine: refine pose keypoint sequences with HANet."""

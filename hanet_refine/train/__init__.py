@@ -1,0 +1,1 @@
+"""Training, data and evaluation (needs the [train] extra); never imported by refine()."""

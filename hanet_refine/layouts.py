@@ -60,7 +60,10 @@ class Layout:
     @property
     def left_right_pairs(self) -> tuple[tuple[int, int], ...]:
         """(left, right) joint index pairs."""
-        return tuple((i, j) for i, j in enumerate(self.flip_index) if i < j)
+        return tuple(
+            (i, j) for i, j in enumerate(self.flip_index)
+            if i != j and (self.joints[i].startswith("left_") or self.joints[i].endswith("_left"))
+        )
 
     def index(self, joint: str) -> int:
         try:
@@ -135,6 +138,7 @@ _OPENPOSE_TREE = {
     "left_shoulder": "neck", "right_shoulder": "neck", "left_hip": "mid_hip", "right_hip": "mid_hip",
     **_LIMBS, **_FEET,
 }
+_OPENPOSE18_TREE = {**_OPENPOSE_TREE, "neck": None, "left_hip": "neck", "right_hip": "neck"}
 _HALPE_TREE = {**_OPENPOSE_TREE, "head_top": "neck"}
 _MP_TREE = {
     "nose": None, "left_eye_inner": "nose", "left_eye": "left_eye_inner", "left_eye_outer": "left_eye",
@@ -157,7 +161,7 @@ LAYOUTS: dict[str, Layout] = {
                "COCO keypoints (ViTPose, RTMPose, MMPose, Detectron2, YOLO-pose)"),
         Layout("body25", _BODY25, _parents(_BODY25, _OPENPOSE_TREE), (),
                "OpenPose BODY_25"),
-        Layout("openpose18", _OPENPOSE18, _parents(_OPENPOSE18, _OPENPOSE_TREE), (),
+        Layout("openpose18", _OPENPOSE18, _parents(_OPENPOSE18, _OPENPOSE18_TREE), (),
                "OpenPose COCO-18 model"),
         Layout("halpe26", _HALPE26, _parents(_HALPE26, _HALPE_TREE), (),
                "Halpe-26 (AlphaPose, RTMPose body8-halpe26)"),

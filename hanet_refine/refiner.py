@@ -1,0 +1,105 @@
+"""The refiner a power user holds: HANet plus windowing and normalisation, on tensors.
+
+:func:`hanet_refine.refine` is a cached wrapper around a :class:`Refiner`; hold one yourself
+to move it to a device, call it on batches, train it or push it to the Hub.
+"""
+
+from __future__ import annotations
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from .layouts import get_layout
+from .model import HANet
+from .normalize import denormalize_windows, normalize_windows
+from .windows import sliding_apply
+
+__all__ = ["Refiner", "COORD_DIMS"]
+
+#: Values per joint that the network sees, per kind (smpl: 6D rotations).
+COORD_DIMS = {"2d": 2, "3d": 3, "smpl": 6}
+
+
+class Refiner(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="hanet-refine",
+    tags=["pose-estimation", "keypoint-smoothing", "hanet"],
+    repo_url="https://github.com/hanet-refine/hanet_refine",
+):
+    """HANet for one kind and keypoint layout, applied over sequences of any length.
+
+    Args:
+        kind: ``"2d"``, ``"3d"`` or ``"smpl"``.
+        layout: keypoint layout name (see :mod:`hanet_refine.layouts`).
+        fps: frame rate the network was trained at.
+        stride: frames between window starts at inference (default: half a window).
+        chunk_size: windows per network call; bounds memory for long inputs.
+        **model: :class:`~hanet_refine.model.HANet` arguments (sample_interval, num_samples,
+            dim, encoder_levels, decoder_layers, ffn_ratio, heads, dropout).
+
+    Shape:
+        points: ``(B, T, J, D)`` filled keypoints (D = 2, 3 or 6), missing: ``(B, T, J)``.
+        Returns ``(B, T, J, D)`` in the input's coordinates.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        layout: str,
+        fps: float = 30.0,
+        stride: int | None = None,
+        chunk_size: int = 4096,
+        sample_interval: int = 1,
+        num_samples: int = 32,
+        dim: int = 32,
+        encoder_levels: int = 3,
+        decoder_layers: int = 2,
+        ffn_ratio: int = 2,
+        heads: int = 4,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if kind not in COORD_DIMS:
+            raise ValueError(f"kind must be one of {list(COORD_DIMS)}, got {kind!r}")
+        self.kind, self.layout = kind, get_layout(layout)
+        self.fps, self.chunk_size = float(fps), chunk_size
+        self.model = HANet(
+            num_joints=self.layout.num_joints, coord_dim=COORD_DIMS[kind], sample_interval=sample_interval,
+            num_samples=num_samples, dim=dim, encoder_levels=encoder_levels, decoder_layers=decoder_layers,
+            ffn_ratio=ffn_ratio, heads=heads, dropout=dropout,
+        )
+        self.window = self.model.window
+        self.stride = stride if stride is not None else max(1, self.window // 2)
+        if not 1 <= self.stride <= self.window:
+            raise ValueError(f"stride must be between 1 and the window ({self.window}), got {stride}")
+
+    def refine_windows(self, windows: torch.Tensor, missing: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the network on ``(b, L, J, D)`` windows in their own coordinates.
+
+        Returns ``(final (b, L, J, D), coarse (b, Q + 1, J, D))``; training calls this too,
+        so that it sees exactly what inference sees.
+        """
+        b, l, j, d = windows.shape
+        dtype = self.model.embed.weight.dtype
+        if self.kind == "smpl":  # rotations: no position or size to normalise away
+            final, coarse = self.model(windows.reshape(b, l, j * d).to(dtype), missing)
+            return final.reshape(b, l, j, d).to(windows.dtype), coarse.reshape(b, -1, j, d).to(windows.dtype)
+        # Normalise in the caller's precision (float64 from refine()), run the net in its own.
+        normed, center, scale = normalize_windows(windows)
+        final, coarse = self.model(normed.reshape(b, l, j * d).to(dtype), missing)
+        final = denormalize_windows(final.reshape(b, l, j, d).to(windows.dtype), center, scale)
+        coarse = denormalize_windows(coarse.reshape(b, -1, j, d).to(windows.dtype), center, scale)
+        return final, coarse
+
+    def forward(self, points: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
+        b, t, j, d = points.shape
+        if j != self.layout.num_joints or d != COORD_DIMS[self.kind]:
+            raise ValueError(f"this refiner takes (B, T, {self.layout.num_joints}, {COORD_DIMS[self.kind]}) "
+                             f"({self.kind}, {self.layout.name}), got {tuple(points.shape)}")
+        return sliding_apply(
+            lambda w, m: self.refine_windows(w, m)[0], points, missing,
+            window=self.window, stride=self.stride, chunk_size=self.chunk_size,
+        )

@@ -17,14 +17,21 @@ def _one_thread():
     torch.set_num_threads(1)  # the suite shares two cores; small models gain nothing from more
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
-    """``tiny_weights(kind="2d", layout="coco17", **overrides) -> Path`` of a random tiny model."""
+    """``tiny_weights(kind="2d", layout="coco17", **overrides) -> Path`` of a random tiny model.
+
+    Made once per argument set and session; tests must not modify the folder.
+    """
+    made: dict[tuple, Path] = {}
 
     def make(kind: str = "2d", layout: str = "coco17", **overrides) -> Path:
-        torch.manual_seed(0)
-        folder = tmp_path_factory.mktemp(f"tiny-{kind}-{layout}")
-        Refiner(kind=kind, layout=layout, **{**TINY, **overrides}).save_pretrained(folder)
-        return folder
+        key = (kind, layout, tuple(sorted(overrides.items())))
+        if key not in made:
+            torch.manual_seed(0)
+            folder = tmp_path_factory.mktemp(f"tiny-{kind}-{layout}")
+            Refiner(kind=kind, layout=layout, **{**TINY, **overrides}).save_pretrained(folder)
+            made[key] = folder
+        return made[key]
 
     return make

@@ -128,6 +128,10 @@ class HANet(nn.Module):
         self.memory_embed = nn.Linear(dim + 3 * channels, dim)
         self.decoder = nn.ModuleList(layer(dim, nn.TransformerDecoderLayer) for _ in range(decoder_layers))
         self.final_head = nn.Linear(dim, channels)
+        # Start as the identity (zero offsets), so training improves on the input from step one.
+        for head in (self.coarse_head, self.final_head):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
 
         sampled = torch.arange(0, self.window, sample_interval)
         self.register_buffer("sampled", sampled, persistent=False)

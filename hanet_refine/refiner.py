@@ -76,20 +76,26 @@ class Refiner(
         if not 1 <= self.stride <= self.window:
             raise ValueError(f"stride must be between 1 and the window ({self.window}), got {stride}")
 
+    def normalize(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(normalised, center, scale)`` of ``(b, L, J, D)`` windows, as the network sees them.
+
+        Positions are centred and scaled per window (:mod:`hanet_refine.normalize`); smpl
+        rotations have no position or size to normalise away and pass unchanged.
+        """
+        if self.kind == "smpl":
+            one = windows.new_ones(windows.shape[0], 1, 1, 1)
+            return windows, torch.zeros_like(one), one
+        return normalize_windows(windows)
+
     def refine_windows(self, windows: torch.Tensor, missing: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the network on ``(b, L, J, D)`` windows in their own coordinates.
 
-        Returns ``(final (b, L, J, D), coarse (b, Q + 1, J, D))``; training calls this too,
-        so that it sees exactly what inference sees.
+        Returns ``(final (b, L, J, D), coarse (b, Q + 1, J, D))``. Normalisation runs in the
+        caller's precision (float64 from refine()), the network in its own.
         """
         b, l, j, d = windows.shape
-        dtype = self.model.embed.weight.dtype
-        if self.kind == "smpl":  # rotations: no position or size to normalise away
-            final, coarse = self.model(windows.reshape(b, l, j * d).to(dtype), missing)
-            return final.reshape(b, l, j, d).to(windows.dtype), coarse.reshape(b, -1, j, d).to(windows.dtype)
-        # Normalise in the caller's precision (float64 from refine()), run the net in its own.
-        normed, center, scale = normalize_windows(windows)
-        final, coarse = self.model(normed.reshape(b, l, j * d).to(dtype), missing)
+        normed, center, scale = self.normalize(windows)
+        final, coarse = self.model(normed.reshape(b, l, j * d).to(self.model.embed.weight.dtype), missing)
         final = denormalize_windows(final.reshape(b, l, j, d).to(windows.dtype), center, scale)
         coarse = denormalize_windows(coarse.reshape(b, -1, j, d).to(windows.dtype), center, scale)
         return final, coarse

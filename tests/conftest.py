@@ -30,7 +30,10 @@ def tiny_weights(tmp_path_factory):
         if key not in made:
             torch.manual_seed(0)
             folder = tmp_path_factory.mktemp(f"tiny-{kind}-{layout}")
-            Refiner(kind=kind, layout=layout, **{**TINY, **overrides}).save_pretrained(folder)
+            refiner = Refiner(kind=kind, layout=layout, **{**TINY, **overrides})
+            for head in (refiner.model.coarse_head, refiner.model.final_head):
+                torch.nn.init.normal_(head.weight, std=0.1)  # zero (identity) at init; random as if trained
+            refiner.save_pretrained(folder)
             made[key] = folder
         return made[key]
 

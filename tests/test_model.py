@@ -8,7 +8,18 @@ def tiny(**kw):
     torch.manual_seed(0)
     args = dict(num_joints=5, coord_dim=2, sample_interval=2, num_samples=4, dim=8, encoder_levels=3,
                 decoder_layers=2, heads=2, ffn_ratio=1)
-    return HANet(**{**args, **kw})
+    net = HANet(**{**args, **kw})
+    for head in (net.coarse_head, net.final_head):  # zero at init (identity); random as after training
+        torch.nn.init.normal_(head.weight, std=0.1)
+    return net
+
+
+def test_untrained_network_is_the_identity():
+    torch.manual_seed(0)
+    net = HANet(num_joints=5, coord_dim=2, sample_interval=2, num_samples=4, dim=8, heads=2).eval()
+    x = torch.randn(2, net.window, 10)
+    final, coarse = net(x)
+    assert torch.equal(final, x) and torch.equal(coarse, x[:, ::2])
 
 
 def test_shapes_and_finite():

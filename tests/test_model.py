@@ -16,10 +16,10 @@ def tiny(**kw):
 
 def test_untrained_network_is_the_identity():
     torch.manual_seed(0)
-    net = HANet(num_joints=5, coord_dim=2, sample_interval=2, num_samples=4, dim=8, heads=2).eval()
+    net = HANet(num_joints=5, coord_dim=2, sample_interval=1, num_samples=8, dim=8, heads=2).eval()
     x = torch.randn(2, net.window, 10)
     final, coarse = net(x)
-    assert torch.equal(final, x) and torch.equal(coarse, x[:, ::2])
+    assert torch.allclose(final, x, atol=1e-6) and torch.equal(coarse, x)
 
 
 def test_shapes_and_finite():

@@ -74,6 +74,7 @@ class HANet(nn.Module):
         ffn_ratio: feed-forward width as a multiple of the layer width.
         heads: attention heads per layer.
         dropout: dropout in attention and feed-forward blocks.
+        norm_first: layer norm before attention / feed-forward (pre-LN) instead of after.
 
     Shape:
         x: ``(b, L, J * D)`` normalised keypoints, missing ones filled with a first guess.
@@ -99,6 +100,7 @@ class HANet(nn.Module):
         ffn_ratio: int = 2,
         heads: int = 4,
         dropout: float = 0.1,
+        norm_first: bool = False,
     ) -> None:
         super().__init__()
         if sample_interval < 1 or num_samples < 1:
@@ -117,7 +119,8 @@ class HANet(nn.Module):
         self.embed = nn.Linear(4 * channels + num_joints, dim)
 
         def layer(width: int, cls: type[nn.Module]) -> nn.Module:
-            return cls(width, heads, ffn_ratio * width, dropout, activation=F.leaky_relu, batch_first=True)
+            return cls(width, heads, ffn_ratio * width, dropout, activation=F.leaky_relu, batch_first=True,
+                       norm_first=norm_first)
 
         self.levels = nn.ModuleList(layer(w, nn.TransformerEncoderLayer) for w in widths)
         self.widen = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))

@@ -37,7 +37,7 @@ class Refiner(
         stride: frames between window starts at inference (default: half a window).
         chunk_size: windows per network call; bounds memory for long inputs.
         **model: :class:`~hanet_refine.model.HANet` arguments (sample_interval, num_samples,
-            dim, encoder_levels, decoder_layers, ffn_ratio, heads, dropout).
+            dim, encoder_levels, decoder_layers, ffn_ratio, heads, dropout, norm_first).
 
     Shape:
         points: ``(B, T, J, D)`` filled keypoints (D = 2, 3 or 6), missing: ``(B, T, J)``.
@@ -60,6 +60,7 @@ class Refiner(
         ffn_ratio: int = 2,
         heads: int = 4,
         dropout: float = 0.1,
+        norm_first: bool = False,
     ) -> None:
         super().__init__()
         if kind not in COORD_DIMS:
@@ -69,7 +70,7 @@ class Refiner(
         self.model = HANet(
             num_joints=self.layout.num_joints, coord_dim=COORD_DIMS[kind], sample_interval=sample_interval,
             num_samples=num_samples, dim=dim, encoder_levels=encoder_levels, decoder_layers=decoder_layers,
-            ffn_ratio=ffn_ratio, heads=heads, dropout=dropout,
+            ffn_ratio=ffn_ratio, heads=heads, dropout=dropout, norm_first=norm_first,
         )
         self.window = self.model.window
         self.stride = stride if stride is not None else max(1, self.window // 2)

@@ -31,8 +31,8 @@ __all__ = ["TrainConfig", "train", "validation_error", "Sampler", "DEFAULT_MODEL
 logger = logging.getLogger(__name__)
 
 #: Model sizes of the pretrained models (see the model cards for why).
-DEFAULT_MODEL = dict(sample_interval=1, num_samples=32, dim=32, encoder_levels=3, decoder_layers=2,
-                     ffn_ratio=2, heads=4, dropout=0.1)
+DEFAULT_MODEL = dict(sample_interval=1, num_samples=32, dim=64, encoder_levels=2, decoder_layers=2,
+                     ffn_ratio=2, heads=4, dropout=0.0, norm_first=True)
 
 
 class Sampler(Protocol):
@@ -203,7 +203,6 @@ def train(cfg: TrainConfig, sampler: Sampler, val_batches: list[dict[str, np.nda
             history.append({"step": step, "loss": loss.item(), **parts, "val_raw": err["raw"],
                             "val_model": err["model"], "lr": lr_at(step - 1, cfg),
                             "seconds": time.perf_counter() - started})
-            logger.info("step %d: val raw %.4f model %.4f", step, err["raw"], err["model"])
             bar.write(f"step {step}: loss {loss.item():.4f}  val error raw {err['raw']:.4f} -> model {err['model']:.4f}")
             if err["model"] < best:
                 best = err["model"]

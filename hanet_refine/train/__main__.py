@@ -1,0 +1,182 @@
+"""Command line of the training package: ``python -m hanet_refine.train COMMAND ...``.
+
+Commands:
+    cache      parse the motion capture once into the training cache
+    train      train a model on the motion-capture data (resumes from --out)
+    evaluate   score a model against the raw input on the test split, per severity
+    finetune   fine-tune a model on .npz pairs or BVH files
+    push       upload a model folder to the Hugging Face Hub
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .trainer import DEFAULT_MODEL, TrainConfig, train
+
+SEVERITY_CHOICES = ("low", "medium", "high")
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mocap-dir", default=None, help="Bandai Namco BVH archives (default: ../shared/data/"
+                   "bandai-namco-motion or $HANET_MOCAP_DIR)")
+    p.add_argument("--cache-dir", default=None, help="training cache (default: ./cache or $HANET_CACHE_DIR)")
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .dataset import build_cache
+
+    started = time.perf_counter()
+    build_cache(args.mocap_dir, args.cache_dir)
+    print(f"cache ready in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .dataset import WindowSampler, build_cache
+
+    cache = build_cache(args.mocap_dir, args.cache_dir)
+    model = dict(DEFAULT_MODEL)
+    model.update(json.loads(args.model) if args.model else {})
+    cfg = TrainConfig(kind=args.kind, layout=args.layout, out_dir=args.out, steps=args.steps,
+                      batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, eval_every=args.eval_every,
+                      checkpoint_every=args.checkpoint_every, oml_mode=args.oml, hard_ratio=args.hard_ratio,
+                      model=model, seed=args.seed, threads=args.threads)
+    window = model["sample_interval"] * model["num_samples"] + 1
+    rank_seed = args.seed + 1000 * int(__import__("os").environ.get("RANK", "0"))
+    sampler = WindowSampler(cache, kind=args.kind, layout=args.layout, split="train", window=window,
+                            severity=args.severity, seed=rank_seed)
+    val = WindowSampler(cache, kind=args.kind, layout=args.layout, split="validation", window=window,
+                        severity="medium", seed=12345)
+    val_batches = [val.sample(256) for _ in range(args.val_batches)]
+    train(cfg, sampler, val_batches, progress=not args.quiet)
+    return 0
+
+
+def _format_table(rows: dict[str, dict[str, float]], order: list[str]) -> str:
+    cols = [c for c in order if any(c in r for r in rows.values())]
+    lines = ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.2f}" if c in r else "-" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .dataset import build_cache, make_eval_set
+    from .evaluate import METRIC_ORDER, raw_method, refine_method, score_clips
+
+    cache = build_cache(args.mocap_dir, args.cache_dir)
+    results = {}
+    for severity in args.severity:
+        clips = make_eval_set(cache, kind=args.kind, layout=args.layout, split=args.split, severity=severity,
+                              seed=0, max_clips=args.max_clips)
+        rows = {"raw": score_clips(raw_method(args.kind), clips, args.kind),
+                "hanet": score_clips(refine_method(args.kind, args.layout, args.weights), clips, args.kind)}
+        results[severity] = rows
+        print(f"\n### {args.kind} {args.layout}, {args.split} split, severity {severity} ({len(clips)} clips)\n")
+        print(_format_table(rows, METRIC_ORDER[args.kind]))
+        ratio = {k: rows["hanet"][k] / rows["raw"][k] for k in ("mpjpe", "accel") if k in rows["raw"]}
+        print("\nratio hanet / raw: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from .finetune import finetune
+
+    if args.pairs:
+        noisy, clean = [], []
+        for path in args.pairs:
+            with np.load(path, allow_pickle=False) as data:
+                noisy.append(data["noisy"])
+                clean.append(data["clean"])
+        out = finetune(args.weights, args.out, noisy=noisy, clean=clean, kind=args.kind, layout=args.layout,
+                       steps=args.steps, lr=args.lr)
+    else:
+        out = finetune(args.weights, args.out, bvh_files=args.bvh, kind=args.kind, layout=args.layout,
+                       steps=args.steps, lr=args.lr)
+    print(f"fine-tuned model written to {out}; use refine(..., weights={str(out)!r})")
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from .hub import push_to_hub
+
+    print(push_to_hub(args.folder, args.repo_id, private=args.private))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hanet_refine.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("cache", help="build the training cache")
+    _data_args(p)
+    p.set_defaults(fn=_cmd_cache)
+
+    p = sub.add_parser("train", help="train a model")
+    p.add_argument("--kind", required=True, choices=["2d", "3d", "smpl"])
+    p.add_argument("--layout", required=True)
+    p.add_argument("--out", required=True, help="run folder (checkpoint.pt, best/); an existing one is resumed")
+    p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--val-batches", type=int, default=4)
+    p.add_argument("--severity", default="mixed", help="low, medium, high, mixed or a number")
+    p.add_argument("--oml", default="detached", choices=["detached", "symmetric"])
+    p.add_argument("--hard-ratio", type=float, default=0.25)
+    p.add_argument("--model", default=None, help='JSON of model arguments, e.g. \'{"dim": 64}\'')
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    _data_args(p)
+    p.set_defaults(fn=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on the test split")
+    p.add_argument("--kind", required=True, choices=["2d", "3d", "smpl"])
+    p.add_argument("--layout", required=True)
+    p.add_argument("--weights", default=None, help="model folder, registered name or Hub id (default: pretrained)")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--severity", nargs="+", default=list(SEVERITY_CHOICES))
+    p.add_argument("--max-clips", type=int, default=None)
+    p.add_argument("--output", default=None, help="write the results as JSON here")
+    _data_args(p)
+    p.set_defaults(fn=_cmd_evaluate)
+
+    p = sub.add_parser("finetune", help="fine-tune a model on your data")
+    p.add_argument("--weights", required=True, help="the model to start from")
+    p.add_argument("--kind", default="2d", choices=["2d", "3d", "smpl"])
+    p.add_argument("--layout", default="coco17")
+    p.add_argument("--out", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pairs", nargs="+", help=".npz files with 'noisy' and 'clean' arrays")
+    src.add_argument("--bvh", nargs="+", help="BVH files to corrupt like an estimator")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.set_defaults(fn=_cmd_finetune)
+
+    p = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")
+    p.add_argument("folder")
+    p.add_argument("repo_id")
+    p.add_argument("--private", action="store_true")
+    p.set_defaults(fn=_cmd_push)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

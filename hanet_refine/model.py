@@ -94,13 +94,13 @@ class HANet(nn.Module):
         coord_dim: int,
         sample_interval: int = 1,
         num_samples: int = 32,
-        dim: int = 32,
-        encoder_levels: int = 3,
+        dim: int = 64,
+        encoder_levels: int = 2,
         decoder_layers: int = 2,
         ffn_ratio: int = 2,
         heads: int = 4,
-        dropout: float = 0.1,
-        norm_first: bool = False,
+        dropout: float = 0.0,
+        norm_first: bool = True,
     ) -> None:
         super().__init__()
         if sample_interval < 1 or num_samples < 1:

@@ -21,6 +21,26 @@ __all__ = ["Refiner", "COORD_DIMS"]
 COORD_DIMS = {"2d": 2, "3d": 3, "smpl": 6}
 
 
+class SmoothNetWindows(nn.Module):
+    """SmoothNet behind HANet's call: ``(x, missing) -> (final, final)``, for comparisons.
+
+    SmoothNet has no coarse output; its final output stands in for it, so the same
+    windowing, normalisation, trainer and loss serve both networks.
+    """
+
+    def __init__(self, window: int, **smoothnet) -> None:
+        super().__init__()
+        from .baselines.smoothnet import SmoothNet
+
+        self.net = SmoothNet(window=window, **smoothnet)
+        self.window = window
+        self.register_buffer("sampled", torch.arange(window), persistent=False)
+
+    def forward(self, x: torch.Tensor, missing: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(x, missing)
+        return out, out
+
+
 class Refiner(
     nn.Module,
     PyTorchModelHubMixin,
@@ -36,6 +56,9 @@ class Refiner(
         fps: frame rate the network was trained at.
         stride: frames between window starts at inference (default: half a window).
         chunk_size: windows per network call; bounds memory for long inputs.
+        architecture: ``"hanet"``, or ``"smoothnet"`` (the SmoothNet baseline with the same
+            window, windowing and normalisation, for comparisons).
+        smoothnet: SmoothNet arguments (hidden, res_hidden, num_blocks, dropout).
         **model: :class:`~hanet_refine.model.HANet` arguments (sample_interval, num_samples,
             dim, encoder_levels, decoder_layers, ffn_ratio, heads, dropout, norm_first).
 
@@ -54,24 +77,32 @@ class Refiner(
         chunk_size: int = 4096,
         sample_interval: int = 1,
         num_samples: int = 32,
-        dim: int = 32,
-        encoder_levels: int = 3,
+        dim: int = 64,
+        encoder_levels: int = 2,
         decoder_layers: int = 2,
         ffn_ratio: int = 2,
         heads: int = 4,
-        dropout: float = 0.1,
-        norm_first: bool = False,
+        dropout: float = 0.0,
+        norm_first: bool = True,
+        architecture: str = "hanet",
+        smoothnet: dict | None = None,
     ) -> None:
         super().__init__()
+        if architecture not in ("hanet", "smoothnet"):
+            raise ValueError(f"architecture must be 'hanet' or 'smoothnet', got {architecture!r}")
         if kind not in COORD_DIMS:
             raise ValueError(f"kind must be one of {list(COORD_DIMS)}, got {kind!r}")
         self.kind, self.layout = kind, get_layout(layout)
         self.fps, self.chunk_size = float(fps), chunk_size
-        self.model = HANet(
-            num_joints=self.layout.num_joints, coord_dim=COORD_DIMS[kind], sample_interval=sample_interval,
-            num_samples=num_samples, dim=dim, encoder_levels=encoder_levels, decoder_layers=decoder_layers,
-            ffn_ratio=ffn_ratio, heads=heads, dropout=dropout, norm_first=norm_first,
-        )
+        self.architecture = architecture
+        if architecture == "smoothnet":
+            self.model = SmoothNetWindows(sample_interval * num_samples + 1, **(smoothnet or {}))
+        else:
+            self.model = HANet(
+                num_joints=self.layout.num_joints, coord_dim=COORD_DIMS[kind], sample_interval=sample_interval,
+                num_samples=num_samples, dim=dim, encoder_levels=encoder_levels, decoder_layers=decoder_layers,
+                ffn_ratio=ffn_ratio, heads=heads, dropout=dropout, norm_first=norm_first,
+            )
         self.window = self.model.window
         self.stride = stride if stride is not None else max(1, self.window // 2)
         if not 1 <= self.stride <= self.window:
@@ -96,7 +127,8 @@ class Refiner(
         """
         b, l, j, d = windows.shape
         normed, center, scale = self.normalize(windows)
-        final, coarse = self.model(normed.reshape(b, l, j * d).to(self.model.embed.weight.dtype), missing)
+        dtype = next(self.model.parameters()).dtype
+        final, coarse = self.model(normed.reshape(b, l, j * d).to(dtype), missing)
         final = denormalize_windows(final.reshape(b, l, j, d).to(windows.dtype), center, scale)
         coarse = denormalize_windows(coarse.reshape(b, -1, j, d).to(windows.dtype), center, scale)
         return final, coarse

@@ -28,7 +28,7 @@ import numpy as np
 
 from .layouts import Layout, get_layout
 
-__all__ = ["VIEWS", "draw_skeleton", "render_frames"]
+__all__ = ["VIEWS", "draw_skeleton", "plot_trajectories", "render_frames"]
 
 #: Orthographic views of y-up 3D points: (horizontal, vertical) as (axis, sign) pairs.
 VIEWS: dict[str, tuple[tuple[int, float], tuple[int, float]]] = {
@@ -332,4 +332,56 @@ def render_frames(
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.05 if len(seqs) > 1 else 0, 1, 1))
     fig.savefig(out, dpi=dpi)
+    return out
+
+
+def plot_trajectories(
+    sequences: Mapping[str, Any],
+    layout: str | Layout,
+    joints: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    fps: float | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Write a PNG of the x and y coordinates of some joints over time, one line per sequence.
+
+    Args:
+        sequences: ``label -> (T, J, D)`` arrays to overlay (e.g. input and refined).
+        layout: the keypoint layout.
+        joints: joint names, one row of panels each.
+        path: the PNG to write.
+        fps: label the time axis in seconds instead of frames.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: for an unknown joint or an array of the wrong shape.
+    """
+    _require_matplotlib()
+    from matplotlib.figure import Figure
+
+    lay = get_layout(layout)
+    seqs = _as_sequences(sequences)
+    index = [lay.index(j) for j in joints]
+    for name, arr in seqs.items():
+        if arr.ndim != 3 or arr.shape[1] != lay.num_joints:
+            raise ValueError(f"sequence {name!r} must have shape (T, {lay.num_joints}, D), got {arr.shape}")
+    fig = Figure(figsize=(10, 1.9 * len(joints)), dpi=dpi)
+    axes = fig.subplots(len(joints), 2, squeeze=False, sharex=True)
+    for r, (name, j) in enumerate(zip(joints, index)):
+        for c, axis in enumerate("xy"):
+            ax = axes[r, c]
+            for label, arr in seqs.items():
+                t = np.arange(arr.shape[0]) / (fps or 1.0)
+                ax.plot(t, arr[:, j, c], lw=1.0, label=label)
+            ax.set_ylabel(f"{name} {axis}", fontsize=8)
+            ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    for ax in axes[-1]:
+        ax.set_xlabel("seconds" if fps else "frame", fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out)
     return out

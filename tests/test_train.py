@@ -179,3 +179,14 @@ def test_torchrun_two_cpu_processes(tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["step"] for h in history] == [2, 4]
     assert (Path(tmp_path) / "run" / "best" / "model.safetensors").is_file()
+
+
+def test_smoothnet_trains_with_the_same_trainer(tmp_path):
+    noisy, clean = pairs()
+    sampler = ArraySampler(noisy, clean, window=5, seed=0)
+    cfg = tiny_config(tmp_path, model=dict(sample_interval=1, num_samples=4, architecture="smoothnet",
+                                           smoothnet=dict(hidden=16, res_hidden=8, num_blocks=1, dropout=0.0)))
+    train(cfg, sampler, [sampler.sample(8)], progress=False)
+    best = tmp_path / "run" / "best"
+    assert json.loads((best / "config.json").read_text())["architecture"] == "smoothnet"
+    assert refine(noisy[0], weights=best).shape == noisy[0].shape

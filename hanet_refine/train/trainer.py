@@ -116,7 +116,7 @@ def validation_error(refiner: Refiner, batches: list[dict[str, np.ndarray]]) -> 
         filled = torch.from_numpy(prepared["filled"])
         missing = torch.from_numpy(prepared["missing"])
         clean = torch.from_numpy(prepared["clean"])
-        final, _ = refiner.refine_windows(filled.to(refiner.model.embed.weight.device), missing)
+        final, _ = refiner.refine_windows(filled.to(next(refiner.parameters()).device), missing)
         final = final.cpu()
         raw += (filled - clean).norm(dim=-1).sum().item()
         model += (final - clean).norm(dim=-1).sum().item()

@@ -6,6 +6,7 @@ Commands:
     evaluate   score a model against the raw input on the test split, per severity
     finetune   fine-tune a model on .npz pairs or BVH files
     push       upload a model folder to the Hugging Face Hub
+    benchmark  HANet vs SmoothNet vs classical filters, on accuracy (default) or speed (--speed)
 """
 
 from __future__ import annotations
@@ -114,6 +115,27 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from .benchmark import accuracy_benchmark, speed_benchmark
+    from .dataset import build_cache
+
+    out = Path(args.out)
+    if args.speed:
+        cache = build_cache(args.mocap_dir, args.cache_dir) if args.tradeoff else None
+        tuned = {}
+        tuned_file = out / "benchmark_2d-coco17.json"
+        if tuned_file.exists():  # time the filters with the parameters the accuracy run chose
+            tuned = json.loads(tuned_file.read_text()).get("tuned", {})
+        print(speed_benchmark(hanet=args.weights, smoothnet=args.smoothnet, filters=tuned, cache=cache,
+                              out_dir=out, memory=not args.no_memory))
+        return 0
+    cache = build_cache(args.mocap_dir, args.cache_dir)
+    accuracy_benchmark(args.kind, args.layout, cache=cache, out_dir=out, hanet=args.weights,
+                       smoothnet=args.smoothnet, severities=tuple(args.severity), max_clips=args.max_clips,
+                       tune_clips=args.tune_clips)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hanet_refine.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -172,6 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("repo_id")
     p.add_argument("--private", action="store_true")
     p.set_defaults(fn=_cmd_push)
+
+    p = sub.add_parser("benchmark", help="compare with SmoothNet and classical filters")
+    p.add_argument("--kind", default="2d", choices=["2d", "3d", "smpl"])
+    p.add_argument("--layout", default="coco17")
+    p.add_argument("--weights", default=None, help="HANet model (default: pretrained)")
+    p.add_argument("--smoothnet", default=None, help="trained SmoothNet model folder to compare with")
+    p.add_argument("--severity", nargs="+", default=list(SEVERITY_CHOICES))
+    p.add_argument("--max-clips", type=int, default=60, help="test clips per severity")
+    p.add_argument("--tune-clips", type=int, default=30, help="validation clips for tuning the filters")
+    p.add_argument("--speed", action="store_true", help="measure speed and memory instead of accuracy")
+    p.add_argument("--tradeoff", action="store_true", help="with --speed: also the stride trade-off table")
+    p.add_argument("--no-memory", action="store_true", help="with --speed: skip the 1-hour memory run")
+    p.add_argument("--out", default="docs/benchmarks")
+    _data_args(p)
+    p.set_defaults(fn=_cmd_benchmark)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -5,6 +5,7 @@ Commands:
     train      train a model on the motion-capture data (resumes from --out)
     evaluate   score a model against the raw input on the test split, per severity
     finetune   fine-tune a model on .npz pairs or BVH files
+    export     copy a run's best model into weights/ with its model card
     push       upload a model folder to the Hugging Face Hub
     benchmark  HANet vs SmoothNet vs classical filters, on accuracy (default) or speed (--speed)
 """
@@ -86,7 +87,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ratio = {k: rows["hanet"][k] / rows["raw"][k] for k in ("mpjpe", "accel") if k in rows["raw"]}
         print("\nratio hanet / raw: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))
     if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=1))
+        report = {"kind": args.kind, "layout": args.layout, "weights": args.weights, "split": args.split,
+                  "max_clips": args.max_clips, "results": results}
+        Path(args.output).write_text(json.dumps(report, indent=1))
     return 0
 
 
@@ -105,6 +108,15 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         out = finetune(args.weights, args.out, bvh_files=args.bvh, kind=args.kind, layout=args.layout,
                        steps=args.steps, lr=args.lr)
     print(f"fine-tuned model written to {out}; use refine(..., weights={str(out)!r})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .model_card import export_run
+
+    sha = export_run(args.run, args.weights_dir, name=args.name, command=args.command,
+                     results_file=args.results, evaluate_command=args.evaluate_command)
+    print(f"{args.name}: sha256 {sha}")
     return 0
 
 
@@ -188,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--lr", type=float, default=2e-4)
     p.set_defaults(fn=_cmd_finetune)
+
+    p = sub.add_parser("export", help="copy a run's best model into weights/ with a model card")
+    p.add_argument("run")
+    p.add_argument("--name", required=True)
+    p.add_argument("--weights-dir", default="weights")
+    p.add_argument("--command", required=True, help="the exact training command, for the card")
+    p.add_argument("--results", default=None, help="JSON written by evaluate --output")
+    p.add_argument("--evaluate-command", default="", help="the evaluation command, for the card")
+    p.set_defaults(fn=_cmd_export)
 
     p = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")
     p.add_argument("folder")

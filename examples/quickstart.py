@@ -27,7 +27,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with np.load(DATA, allow_pickle=False) as data:
-        landmarks, visibility, fps = data["landmarks"], data["visibility"], float(data["fps"])
+        # Frames 3-168: one person (MediaPipe switches to another person at frame 169).
+        landmarks, visibility, fps = data["landmarks"][3:169], data["visibility"][3:169], float(data["fps"])
     # MediaPipe's 33 landmarks to COCO-17 by joint name; visibility serves as the confidence.
     points = convert(landmarks, "mediapipe33", "coco17")
     conf = convert(visibility[..., None], "mediapipe33", "coco17")[..., 0]

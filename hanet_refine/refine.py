@@ -12,7 +12,8 @@ import torch
 from .arrays import check_kind, prepare_keypoints
 from .layouts import Layout
 from .missing import DEFAULT_CONFIDENCE_THRESHOLD
-from .registry import load_refiner
+from .layout_bridge import find_bridge
+from .registry import PRETRAINED, has_pretrained, load_refiner
 from .smpl import prepare_smpl
 
 __all__ = ["refine"]
@@ -55,7 +56,10 @@ def refine(
             leading axis ``(N, T, ...)`` refines N tracks in one call. NumPy or torch.
         kind: ``"2d"``, ``"3d"`` or ``"smpl"``.
         layout: keypoint layout (:data:`hanet_refine.layouts.LAYOUTS`); inferred from J when
-            unambiguous (2d: 17 joints = coco17, 25 = body25; 3d: 17 = h36m17).
+            unambiguous (2d: 17 joints = coco17, 25 = body25; 3d: 17 = h36m17). A layout with
+            no pretrained model of its own (e.g. mediapipe33, halpe26) is refined by the model
+            of the layout sharing most of its joints; its other joints move with their nearest
+            refined ancestor (:mod:`hanet_refine.layout_bridge`).
         confidence: ``(T, J)`` / ``(N, T, J)`` scores, instead of a third 2d column.
         fps: the input's frame rate; when it differs from the model's (30), the sequence is
             resampled in time to the model's rate and back. ``None`` means the model's rate.
@@ -96,9 +100,16 @@ def refine(
                                      confidence_threshold=confidence_threshold)
     if device is None:
         device = keypoints.device if isinstance(keypoints, torch.Tensor) else "cpu"
-    refiner = load_refiner(weights, kind, prepared.layout.name, device)
-
     points, mask = prepared.points, prepared.mask
+    bridge = None
+    if weights is None and kind != "smpl" and not has_pretrained(kind, prepared.layout.name):
+        # No model for this layout: use the model of the layout sharing the most joints.
+        bridge = find_bridge(prepared.layout, [w.layout for w in PRETRAINED.values() if w.kind == kind])
+        if bridge is not None:
+            points, mask = bridge.to_target(points, mask)
+    layout_name = bridge.target.name if bridge is not None else prepared.layout.name
+    refiner = load_refiner(weights, kind, layout_name, device)
+
     t = points.shape[1]
     resample = fps is not None and abs(fps - refiner.fps) > 1e-6 and t > 1
     if resample:
@@ -110,4 +121,6 @@ def refine(
     out = out.cpu().numpy()
     if resample:
         out = _resample(out, dst, src)
+    if bridge is not None:
+        out = bridge.from_target(out, prepared.points)
     return prepared.restore(out)

@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 
 from .refiner import Refiner
 
-__all__ = ["PretrainedWeights", "PRETRAINED", "list_pretrained", "default_weights", "resolve_weights",
+__all__ = ["PretrainedWeights", "PRETRAINED", "list_pretrained", "has_pretrained", "default_weights", "resolve_weights",
            "load_refiner", "WEIGHTS_FILE", "CONFIG_FILE"]
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,11 @@ PRETRAINED: dict[str, PretrainedWeights] = {}
 def list_pretrained(kind: str | None = None) -> list[str]:
     """Names of the registered pretrained models, optionally of one kind."""
     return sorted(n for n, w in PRETRAINED.items() if kind is None or w.kind == kind)
+
+
+def has_pretrained(kind: str, layout: str) -> bool:
+    """Whether a pretrained model is registered for ``kind`` and ``layout``."""
+    return any(w.kind == kind and w.layout == layout for w in PRETRAINED.values())
 
 
 def default_weights(kind: str, layout: str) -> PretrainedWeights:

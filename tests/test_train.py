@@ -190,3 +190,25 @@ def test_smoothnet_trains_with_the_same_trainer(tmp_path):
     best = tmp_path / "run" / "best"
     assert json.loads((best / "config.json").read_text())["architecture"] == "smoothnet"
     assert refine(noisy[0], weights=best).shape == noisy[0].shape
+
+
+def test_finetune_from_bvh_files(tmp_path, tiny_weights):
+    import tarfile
+
+    from hanet_refine.train.bvh import archive_paths
+
+    try:
+        archive = archive_paths()[0]
+    except FileNotFoundError:
+        pytest.skip("mocap archives not available")
+    from hanet_refine.train.finetune import finetune
+
+    with tarfile.open(archive, "r:xz") as tar:
+        for member in tar:
+            if member.name.endswith("dataset-1_walk_normal_001.bvh"):
+                (tmp_path / "walk.bvh").write_bytes(tar.extractfile(member).read())
+                break
+    out = finetune(tiny_weights("2d", "coco17"), tmp_path / "ft", bvh_files=[tmp_path / "walk.bvh"], steps=3,
+                   batch_size=4, progress=False)
+    history = json.loads((tmp_path / "ft" / "history.json").read_text())
+    assert history[-1]["step"] == 3 and (out / "model.safetensors").is_file()

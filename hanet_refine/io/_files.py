@@ -219,3 +219,21 @@ def put_number(container: Any, key: Any, value: float, decimals: int | None = No
     if isinstance(old, (int, float)) and not isinstance(old, bool) and float(old) == value:
         return
     container[key] = round(value, decimals) if decimals is not None else value
+
+
+def sequence_state(seq: Any, fmt: str, state_type: type) -> Any:
+    """The format-specific state of a sequence read as ``fmt`` (needed to write it back)."""
+    if seq.format != fmt or not isinstance(seq.state, state_type):
+        raise ValueError(
+            f"this sequence was read as {seq.format!r}, not {fmt!r}; a sequence is written "
+            "in the format it was read from"
+        )
+    return seq.state
+
+
+def put_xyc(flat: list, kp: Any, score: Any, decimals: int) -> None:
+    """Write the finite keypoints of ``kp`` (J, 2) and their scores into a flat [x, y, c, ...] list."""
+    for j in np.flatnonzero(np.isfinite(kp).all(axis=1)):
+        put_number(flat, 3 * j, kp[j, 0], decimals)
+        put_number(flat, 3 * j + 1, kp[j, 1], decimals)
+        put_number(flat, 3 * j + 2, score[j])

@@ -32,7 +32,8 @@ from ._files import (
     layout_for,
     load_json,
     natural_key,
-    put_number,
+    put_xyc,
+    sequence_state,
     write_outputs,
 )
 from .sequence import PoseSequence
@@ -147,19 +148,11 @@ def coco_from_document(doc: Any, path: Path, *, layout: str | None = None) -> Po
 
 
 def _state_of(seq: PoseSequence) -> _State:
-    if seq.format != FORMAT or not isinstance(seq.state, _State):
-        raise ValueError(
-            f"this sequence was read as {seq.format!r}, not {FORMAT!r}; a sequence is written "
-            "in the format it was read from"
-        )
-    return seq.state
+    return sequence_state(seq, FORMAT, _State)
 
 
 def _set_keypoints(flat: list, kp: np.ndarray, score: np.ndarray) -> None:
-    for j in np.flatnonzero(np.isfinite(kp).all(axis=1)):
-        put_number(flat, 3 * j, kp[j, 0], _DECIMALS)
-        put_number(flat, 3 * j + 1, kp[j, 1], _DECIMALS)
-        put_number(flat, 3 * j + 2, score[j])
+    put_xyc(flat, kp, score, _DECIMALS)
 
 
 def _bbox_xywh(kp: np.ndarray) -> list[float]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..layouts import get_layout
-from ._files import FormatError, check_output, dump_json, load_json, put_number, write_outputs
+from ._files import FormatError, check_output, dump_json, load_json, put_number, sequence_state, write_outputs
 from .sequence import PoseSequence
 
 __all__ = [
@@ -285,12 +285,7 @@ def mediapipe_from_document(
 
 
 def _state_of(seq: PoseSequence) -> _State:
-    if seq.format != FORMAT or not isinstance(seq.state, _State):
-        raise ValueError(
-            f"this sequence was read as {seq.format!r}, not {FORMAT!r}; a sequence is written "
-            "in the format it was read from"
-        )
-    return seq.state
+    return sequence_state(seq, FORMAT, _State)
 
 
 def encode_mediapipe(seq: PoseSequence) -> bytes:

@@ -39,6 +39,7 @@ from ._files import (
     load_json,
     natural_key,
     put_number,
+    sequence_state,
     write_outputs,
 )
 from .sequence import PoseSequence
@@ -215,12 +216,7 @@ def _build(
 
 
 def _state_of(seq: PoseSequence) -> _State:
-    if seq.format != FORMAT or not isinstance(seq.state, _State):
-        raise ValueError(
-            f"this sequence was read as {seq.format!r}, not {FORMAT!r}; a sequence is written "
-            "in the format it was read from"
-        )
-    return seq.state
+    return sequence_state(seq, FORMAT, _State)
 
 
 def _frame_instances(state: _State, docs: list[Any], f: int) -> list[Any]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..layouts import get_layout, infer_layout
-from ._files import FormatError, check_output, write_outputs
+from ._files import FormatError, check_output, sequence_state, write_outputs
 from .sequence import KINDS, PoseSequence
 
 __all__ = ["FORMAT", "SUFFIXES", "encode_numpy", "read_numpy", "write_numpy"]
@@ -168,12 +168,7 @@ def read_numpy(
 
 
 def _state_of(seq: PoseSequence) -> _State:
-    if seq.format != FORMAT or not isinstance(seq.state, _State):
-        raise ValueError(
-            f"this sequence was read as {seq.format!r}, not {FORMAT!r}; a sequence is written "
-            "in the format it was read from"
-        )
-    return seq.state
+    return sequence_state(seq, FORMAT, _State)
 
 
 def encode_numpy(seq: PoseSequence) -> bytes:

@@ -29,7 +29,8 @@ from ._files import (
     layout_for,
     load_json,
     natural_key,
-    put_number,
+    put_xyc,
+    sequence_state,
     write_outputs,
 )
 from .sequence import PoseSequence
@@ -160,19 +161,11 @@ def read_openpose(path: str | Path, *, layout: str | None = None, progress: bool
 
 
 def _state_of(seq: PoseSequence) -> _State:
-    if seq.format != FORMAT or not isinstance(seq.state, _State):
-        raise ValueError(
-            f"this sequence was read as {seq.format!r}, not {FORMAT!r}; a sequence is written "
-            "in the format it was read from"
-        )
-    return seq.state
+    return sequence_state(seq, FORMAT, _State)
 
 
 def _set_keypoints(flat: list, kp: np.ndarray, score: np.ndarray) -> None:
-    for j in np.flatnonzero(np.isfinite(kp).all(axis=1)):
-        put_number(flat, 3 * j, kp[j, 0], _DECIMALS)
-        put_number(flat, 3 * j + 1, kp[j, 1], _DECIMALS)
-        put_number(flat, 3 * j + 2, score[j])
+    put_xyc(flat, kp, score, _DECIMALS)
 
 
 def encode_openpose(seq: PoseSequence, *, write_track_ids: bool = False) -> dict[str, bytes]:

@@ -62,16 +62,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_table(rows: dict[str, dict[str, float]], order: list[str]) -> str:
-    cols = [c for c in order if any(c in r for r in rows.values())]
-    lines = ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.2f}" if c in r else "-" for c in cols) + " |")
-    return "\n".join(lines)
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .dataset import build_cache, make_eval_set
+    from .benchmark import markdown_table
     from .evaluate import METRIC_ORDER, raw_method, refine_method, score_clips
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
@@ -83,7 +76,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 "hanet": score_clips(refine_method(args.kind, args.layout, args.weights), clips, args.kind)}
         results[severity] = rows
         print(f"\n### {args.kind} {args.layout}, {args.split} split, severity {severity} ({len(clips)} clips)\n")
-        print(_format_table(rows, METRIC_ORDER[args.kind]))
+        print(markdown_table(rows, METRIC_ORDER[args.kind]))
         ratio = {k: rows["hanet"][k] / rows["raw"][k] for k in ("mpjpe", "accel") if k in rows["raw"]}
         print("\nratio hanet / raw: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))
     if args.output:

@@ -50,7 +50,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(kind=args.kind, layout=args.layout, out_dir=args.out, steps=args.steps,
                       batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, eval_every=args.eval_every,
                       checkpoint_every=args.checkpoint_every, oml_mode=args.oml, hard_ratio=args.hard_ratio,
-                      model=model, seed=args.seed, threads=args.threads)
+                      accel_weight=args.accel_weight, model=model, seed=args.seed, threads=args.threads,
+                      init_from=args.init_from)
+    if args.init_from:  # the starting model's sizes win
+        from ..registry import read_config
+
+        model = {k: v for k, v in read_config(Path(args.init_from)).items() if k not in ("kind", "layout")}
     window = model["sample_interval"] * model["num_samples"] + 1
     rank_seed = args.seed + 1000 * int(__import__("os").environ.get("RANK", "0"))
     sampler = WindowSampler(cache, kind=args.kind, layout=args.layout, split="train", window=window,
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--severity", default="mixed", help="low, medium, high, mixed or a number")
     p.add_argument("--oml", default="detached", choices=["detached", "symmetric"])
     p.add_argument("--hard-ratio", type=float, default=0.25)
+    p.add_argument("--accel-weight", type=float, default=1.0, help="weight of the acceleration L1 term")
+    p.add_argument("--init-from", default=None, help="model folder to start from (its sizes are kept)")
     p.add_argument("--model", default=None, help='JSON of model arguments, e.g. \'{"dim": 64}\'')
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)

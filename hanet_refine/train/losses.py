@@ -33,6 +33,7 @@ def oml_loss(
     coarse_weight: float = 1.0,
     hard_ratio: float = 0.25,
     mode: str = "detached",
+    accel_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch.
 
@@ -46,6 +47,10 @@ def oml_loss(
             frames in this step is the teacher, detached, and the other is pulled toward it
             (the paper's intent). ``"symmetric"``: an L1 between the two with gradients to
             both (what the public code computes).
+        accel_weight: weight of an L1 on the final pose's acceleration (second difference
+            in time) against the ground truth's, as SmoothNet trains; an addition to the paper's
+            loss. Jitter is small next to jumps and swaps in a position loss, but dominates
+            accelerations, so this term is what teaches the network to remove it.
 
     Returns:
         ``(loss, parts)`` where parts holds the float value of each term.
@@ -68,4 +73,9 @@ def oml_loss(
     loss = final_weight * l_final + coarse_weight * (l_coarse + l_oml)
     parts = {"final": l_final.item(), "coarse": l_coarse.item(), "oml": l_oml.item(),
              "teacher_final": float(teacher == "final")}
+    if accel_weight > 0 and final.shape[1] >= 3:
+        second = lambda x: x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]  # noqa: E731
+        l_accel = (second(final) - second(gt)).abs().mean()
+        loss = loss + accel_weight * l_accel
+        parts["accel"] = l_accel.item()
     return loss, parts

@@ -22,7 +22,10 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from safetensors.torch import load_file
+
 from ..refiner import Refiner
+from ..registry import WEIGHTS_FILE, read_config
 from .batches import prepare_batch
 from .losses import oml_loss
 
@@ -49,7 +52,8 @@ class TrainConfig:
         steps: optimiser steps; batch_size: windows per step (per process).
         lr, weight_decay, warmup_steps: AdamW (amsgrad) with linear warm-up, cosine decay.
         eval_every: steps between validations (an "epoch"); checkpoint_every likewise.
-        final_weight, coarse_weight, hard_ratio, oml_mode: the loss (see losses.oml_loss).
+        final_weight, coarse_weight, hard_ratio, oml_mode, accel_weight: the loss (see
+            losses.oml_loss).
         model: Refiner / HANet arguments.
         init_from: a model folder to start from (fine-tuning).
         seed: seeds the model and the samplers.
@@ -69,6 +73,7 @@ class TrainConfig:
     coarse_weight: float = 1.0
     hard_ratio: float = 0.25
     oml_mode: str = "detached"
+    accel_weight: float = 1.0
     grad_clip: float = 1.0
     model: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MODEL))
     init_from: str | None = None
@@ -100,7 +105,7 @@ def _step_loss(refiner: Refiner, net: torch.nn.Module, prepared: dict[str, np.nd
     final, coarse = net(normed.reshape(b, l, j * d), missing)
     return oml_loss(final.reshape(b, l, j, d), coarse.reshape(b, -1, j, d), gt, refiner.model.sampled,
                     final_weight=cfg.final_weight, coarse_weight=cfg.coarse_weight,
-                    hard_ratio=cfg.hard_ratio, mode=cfg.oml_mode)
+                    hard_ratio=cfg.hard_ratio, mode=cfg.oml_mode, accel_weight=cfg.accel_weight)
 
 
 @torch.inference_mode()
@@ -153,10 +158,10 @@ def train(cfg: TrainConfig, sampler: Sampler, val_batches: list[dict[str, np.nda
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if cfg.init_from:
-        refiner = Refiner.from_pretrained(cfg.init_from)
-        cfg.model = {k: getattr(refiner.model, k) for k in ("sample_interval", "num_samples")} | {
-            k: v for k, v in json.loads((Path(cfg.init_from) / "config.json").read_text()).items()
-            if k not in ("kind", "layout", "fps", "stride", "chunk_size")}
+        config = read_config(Path(cfg.init_from))
+        refiner = Refiner(**config)
+        refiner.load_state_dict(load_file(str(Path(cfg.init_from) / WEIGHTS_FILE)), strict=True)
+        cfg.model = {k: v for k, v in config.items() if k not in ("kind", "layout")}
     else:
         refiner = Refiner(kind=cfg.kind, layout=cfg.layout, **cfg.model)
     if (refiner.kind, refiner.layout.name) != (cfg.kind, cfg.layout):

@@ -212,3 +212,15 @@ def test_finetune_from_bvh_files(tmp_path, tiny_weights):
                    batch_size=4, progress=False)
     history = json.loads((tmp_path / "ft" / "history.json").read_text())
     assert history[-1]["step"] == 3 and (out / "model.safetensors").is_file()
+
+
+def test_acceleration_term_penalises_jitter_only():
+    t = torch.arange(9.0)[None, :, None, None].expand(1, 9, 2, 1)
+    gt = t * 0.5  # constant velocity: zero acceleration
+    shifted = gt + 1.0  # off by a constant: no acceleration error
+    jitter = gt + torch.tensor([0.0, 1.0] * 4 + [0.0]).view(1, 9, 1, 1)
+    sampled = torch.arange(9)
+    assert oml_loss(shifted, shifted, gt, sampled, accel_weight=1.0)[1]["accel"] == pytest.approx(0.0)
+    parts = oml_loss(jitter, jitter, gt, sampled, accel_weight=1.0)[1]
+    assert parts["accel"] == pytest.approx(2.0)  # second differences of 0, 1, 0, 1, ... are -2, +2, ...
+    assert "accel" not in oml_loss(jitter, jitter, gt, sampled)[1]

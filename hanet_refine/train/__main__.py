@@ -45,17 +45,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .dataset import WindowSampler, build_cache
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
-    model = dict(DEFAULT_MODEL)
-    model.update(json.loads(args.model) if args.model else {})
+    overrides = json.loads(args.model) if args.model else {}
+    if args.init_from:  # the starting model's settings, with --model's on top (weights must still fit)
+        from ..registry import read_config
+
+        model = {k: v for k, v in read_config(Path(args.init_from)).items() if k not in ("kind", "layout")}
+    else:
+        model = dict(DEFAULT_MODEL)
+    model.update(overrides)
     cfg = TrainConfig(kind=args.kind, layout=args.layout, out_dir=args.out, steps=args.steps,
                       batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, eval_every=args.eval_every,
                       checkpoint_every=args.checkpoint_every, oml_mode=args.oml, hard_ratio=args.hard_ratio,
                       accel_weight=args.accel_weight, model=model, seed=args.seed, threads=args.threads,
                       init_from=args.init_from)
-    if args.init_from:  # the starting model's sizes win
-        from ..registry import read_config
-
-        model = {k: v for k, v in read_config(Path(args.init_from)).items() if k not in ("kind", "layout")}
     window = model["sample_interval"] * model["num_samples"] + 1
     rank_seed = args.seed + 1000 * int(__import__("os").environ.get("RANK", "0"))
     sampler = WindowSampler(cache, kind=args.kind, layout=args.layout, split="train", window=window,

@@ -86,6 +86,6 @@ def finetune(
         val_sampler = ArraySampler(va_n, va_c, window=window, seed=seed + 1)
     cfg = TrainConfig(kind=kind, layout=layout, out_dir=str(out_dir), steps=steps, batch_size=batch_size, lr=lr,
                       warmup_steps=min(100, steps // 10), eval_every=max(1, steps // 10),
-                      checkpoint_every=max(1, steps // 10), init_from=str(folder), seed=seed)
+                      checkpoint_every=max(1, steps // 10), init_from=str(folder), model={}, seed=seed)
     train(cfg, sampler, [val_sampler.sample(256)], progress=progress)
     return Path(out_dir) / "best"

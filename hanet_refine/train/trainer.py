@@ -158,8 +158,10 @@ def train(cfg: TrainConfig, sampler: Sampler, val_batches: list[dict[str, np.nda
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if cfg.init_from:
-        config = read_config(Path(cfg.init_from))
-        refiner = Refiner(**config)
+        # The starting model's settings, overridden by cfg.model (e.g. another sample interval:
+        # the weights do not depend on it); the weights must fit exactly.
+        config = read_config(Path(cfg.init_from)) | dict(cfg.model)
+        refiner = Refiner(**{**config, "kind": cfg.kind, "layout": cfg.layout})
         refiner.load_state_dict(load_file(str(Path(cfg.init_from) / WEIGHTS_FILE)), strict=True)
         cfg.model = {k: v for k, v in config.items() if k not in ("kind", "layout")}
     else:

@@ -104,7 +104,8 @@ def refine(
     bridge = None
     if weights is None and kind != "smpl" and not has_pretrained(kind, prepared.layout.name):
         # No model for this layout: use the model of the layout sharing the most joints.
-        bridge = find_bridge(prepared.layout, [w.layout for w in PRETRAINED.values() if w.kind == kind])
+        bridge = find_bridge(prepared.layout, [w.layout for w in PRETRAINED.values()
+                                               if w.kind == kind and w.architecture == "hanet"])
         if bridge is not None:
             points, mask = bridge.to_target(points, mask)
     layout_name = bridge.target.name if bridge is not None else prepared.layout.name

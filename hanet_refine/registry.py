@@ -53,6 +53,8 @@ class PretrainedWeights:
         fps: frame rate it was trained at.
         training_data: what it was trained on.
         license: the weights' license (that of the training data).
+        architecture: ``"hanet"``, or ``"smoothnet"`` for the SmoothNet baseline (never a
+            default).
     """
 
     name: str
@@ -66,12 +68,14 @@ class PretrainedWeights:
     fps: float
     training_data: str
     license: str
+    architecture: str = "hanet"
 
 
 _BANDAI = "Bandai Namco Research Motion Dataset 1+2 (3.9 h optical mocap) with estimator-like corruption"
 
 #: Registered pretrained models, by name.
-PRETRAINED: dict[str, PretrainedWeights] = {}
+PRETRAINED: dict[str, PretrainedWeights] = {
+}
 
 
 def list_pretrained(kind: str | None = None) -> list[str]:
@@ -80,8 +84,8 @@ def list_pretrained(kind: str | None = None) -> list[str]:
 
 
 def has_pretrained(kind: str, layout: str) -> bool:
-    """Whether a pretrained model is registered for ``kind`` and ``layout``."""
-    return any(w.kind == kind and w.layout == layout for w in PRETRAINED.values())
+    """Whether a pretrained HANet model is registered for ``kind`` and ``layout``."""
+    return any(w.kind == kind and w.layout == layout and w.architecture == "hanet" for w in PRETRAINED.values())
 
 
 def default_weights(kind: str, layout: str) -> PretrainedWeights:
@@ -91,7 +95,7 @@ def default_weights(kind: str, layout: str) -> PretrainedWeights:
         ValueError: if none is registered; the message lists what is.
     """
     for w in PRETRAINED.values():
-        if w.kind == kind and w.layout == layout:
+        if w.kind == kind and w.layout == layout and w.architecture == "hanet":
             return w
     have = [f"{w.name} ({w.kind}, {w.layout})" for w in PRETRAINED.values()] or ["none yet"]
     raise ValueError(f"no pretrained model for kind={kind!r}, layout={layout!r}; registered: {', '.join(have)}. "

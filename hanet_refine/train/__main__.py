@@ -115,7 +115,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .model_card import export_run
 
     sha = export_run(args.run, args.weights_dir, name=args.name, command=args.command,
-                     results_file=args.results, evaluate_command=args.evaluate_command)
+                     results_file=args.results, evaluate_command=args.evaluate_command,
+                     previous=args.previous)
     print(f"{args.name}: sha256 {sha}")
     return 0
 
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--command", required=True, help="the exact training command, for the card")
     p.add_argument("--results", default=None, help="JSON written by evaluate --output")
     p.add_argument("--evaluate-command", default="", help="the evaluation command, for the card")
+    p.add_argument("--previous", nargs="*", default=[], help="earlier runs this one started from, in order")
     p.set_defaults(fn=_cmd_export)
 
     p = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")

@@ -60,7 +60,12 @@ def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: di
         "interpolation and flagged to the network.",
         "",
         "## Training",
-        f"- Command: `{command}`",
+        "- Commands, in order (each stage starts from the best model of the one before):",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
         f"- Steps: {steps:,} (batch {batch_size} windows), {train_seconds / 3600:.2f} h on a shared 2-core CPU.",
         "- Data: clean motion capture, corrupted on the fly like an estimator (jitter calibrated on "
         "MediaPipe Pose, slowly varying bias, occlusions, missed frames, left/right swaps, jumps; "
@@ -81,12 +86,22 @@ def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: di
 
 
 def export_run(run_dir: str | Path, weights_dir: str | Path, *, name: str, command: str,
-               results_file: str | Path | None = None, evaluate_command: str = "") -> str:
-    """Copy ``run_dir/best`` to ``weights_dir/name`` with a model card; returns the weights' sha256."""
+               results_file: str | Path | None = None, evaluate_command: str = "",
+               previous: list[str | Path] = ()) -> str:
+    """Copy ``run_dir/best`` to ``weights_dir/name`` with a model card; returns the weights' sha256.
+
+    ``previous`` lists the earlier runs this one started from (``--init-from``), so that the
+    card counts all their steps and time.
+    """
     run, dest = Path(run_dir), Path(weights_dir) / name
     best = run / "best"
     config = json.loads((best / CONFIG_FILE).read_text())
-    history = json.loads((run / "history.json").read_text())
+    steps, seconds = 0, 0.0
+    for stage in [*previous, run]:
+        # Each stage's best model (lowest validation error) is what the next stage, or the export, took.
+        best_entry = min(json.loads((Path(stage) / "history.json").read_text()), key=lambda h: h["val_model"])
+        steps += best_entry["step"]
+        seconds += best_entry["seconds"]
     dest.mkdir(parents=True, exist_ok=True)
     for f in (WEIGHTS_FILE, CONFIG_FILE):
         shutil.copy(best / f, dest / f)
@@ -97,7 +112,7 @@ def export_run(run_dir: str | Path, weights_dir: str | Path, *, name: str, comma
     results = json.loads(Path(results_file).read_text()) if results_file else None
     batch = json.loads((run / "train_config.json").read_text())["batch_size"]
     card = model_card(batch_size=batch, name=name, kind=config["kind"], layout=config["layout"], config=config, params=params,
-                      command=command, steps=history[-1]["step"], train_seconds=history[-1]["seconds"],
+                      command=command, steps=steps, train_seconds=seconds,
                       results=results, evaluate_command=evaluate_command)
     (dest / "README.md").write_text(card)
     return hashlib.sha256((dest / WEIGHTS_FILE).read_bytes()).hexdigest()

@@ -75,6 +75,33 @@ _BANDAI = "Bandai Namco Research Motion Dataset 1+2 (3.9 h optical mocap) with e
 
 #: Registered pretrained models, by name.
 PRETRAINED: dict[str, PretrainedWeights] = {
+    w.name: w
+    for w in (
+        PretrainedWeights(
+            name="hanet-2d-body25", kind="2d", layout="body25", repo_id="hanet-refine/hanet-2d-body25",
+            revision="main", sha256="b495c0256f62cdbaa2c030d7a637f0f0115f884ee64da9ddeaa6ef5065a83f6c",
+            window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
+            license="CC-BY-NC-4.0", architecture="hanet",
+        ),
+        PretrainedWeights(
+            name="hanet-2d-coco17", kind="2d", layout="coco17", repo_id="hanet-refine/hanet-2d-coco17",
+            revision="main", sha256="8580c29f74ece525f94ee90d6471254f7e2a906bd4ea9ca7ffa468318463124c",
+            window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
+            license="CC-BY-NC-4.0", architecture="hanet",
+        ),
+        PretrainedWeights(
+            name="hanet-3d-h36m17", kind="3d", layout="h36m17", repo_id="hanet-refine/hanet-3d-h36m17",
+            revision="main", sha256="22c412a0054b85682ef6f2204a91cf0cab028eef24528a7df32ef8d27a093f8b",
+            window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
+            license="CC-BY-NC-4.0", architecture="hanet",
+        ),
+        PretrainedWeights(
+            name="hanet-smpl24", kind="smpl", layout="smpl24", repo_id="hanet-refine/hanet-smpl24",
+            revision="main", sha256="a3b943aab5eff366689242147dff4a62f83635952c0e3529170cbe706d402f19",
+            window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
+            license="CC-BY-NC-4.0", architecture="hanet",
+        ),
+    )
 }
 
 

@@ -13,7 +13,7 @@ from .arrays import check_kind, prepare_keypoints
 from .layouts import Layout
 from .missing import DEFAULT_CONFIDENCE_THRESHOLD
 from .layout_bridge import find_bridge
-from .registry import PRETRAINED, has_pretrained, load_refiner
+from .registry import has_pretrained, load_refiner, pretrained_layouts
 from .smpl import prepare_smpl
 
 __all__ = ["refine"]
@@ -104,8 +104,7 @@ def refine(
     bridge = None
     if weights is None and kind != "smpl" and not has_pretrained(kind, prepared.layout.name):
         # No model for this layout: use the model of the layout sharing the most joints.
-        bridge = find_bridge(prepared.layout, [w.layout for w in PRETRAINED.values()
-                                               if w.kind == kind and w.architecture == "hanet"])
+        bridge = find_bridge(prepared.layout, pretrained_layouts(kind))
         if bridge is not None:
             points, mask = bridge.to_target(points, mask)
     layout_name = bridge.target.name if bridge is not None else prepared.layout.name

@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 
 from .refiner import Refiner
 
-__all__ = ["PretrainedWeights", "PRETRAINED", "list_pretrained", "has_pretrained", "default_weights", "resolve_weights",
+__all__ = ["PretrainedWeights", "PRETRAINED", "list_pretrained", "pretrained_layouts", "has_pretrained", "default_weights", "resolve_weights",
            "load_refiner", "WEIGHTS_FILE", "CONFIG_FILE"]
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,12 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),
+        PretrainedWeights(
+            name="smoothnet-2d-coco17", kind="2d", layout="coco17", repo_id="hanet-refine/smoothnet-2d-coco17",
+            revision="main", sha256="572e81b580b0a14c3069c37b9cd49d121a24d2606e47caca12af66ae036f2d12",
+            window=33, sample_interval=1, fps=30.0, training_data=_BANDAI,
+            license="CC-BY-NC-4.0", architecture="smoothnet",
+        ),
     )
 }
 
@@ -108,6 +114,11 @@ PRETRAINED: dict[str, PretrainedWeights] = {
 def list_pretrained(kind: str | None = None) -> list[str]:
     """Names of the registered pretrained models, optionally of one kind."""
     return sorted(n for n, w in PRETRAINED.items() if kind is None or w.kind == kind)
+
+
+def pretrained_layouts(kind: str) -> list[str]:
+    """Layouts that have a pretrained HANet model of ``kind``."""
+    return [w.layout for w in PRETRAINED.values() if w.kind == kind and w.architecture == "hanet"]
 
 
 def has_pretrained(kind: str, layout: str) -> bool:

@@ -15,7 +15,7 @@ def coco_registered(tiny_weights, monkeypatch):
     entry = PretrainedWeights(name="tiny-coco", kind="2d", layout="coco17", repo_id="x/tiny", revision="main",
                               sha256=hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest(),
                               window=5, sample_interval=1, fps=30.0, training_data="random", license="MIT")
-    monkeypatch.setitem(registry.PRETRAINED, entry.name, entry)
+    monkeypatch.setattr(registry, "PRETRAINED", {entry.name: entry})  # only this model is registered
     monkeypatch.setattr(registry, "_packaged_dir", lambda name: folder if name == entry.name else None)
     return folder
 
@@ -51,3 +51,10 @@ def test_no_bridge_without_a_related_model(monkeypatch):
     monkeypatch.setattr(registry, "PRETRAINED", {})
     with pytest.raises(ValueError, match="no pretrained model for kind='2d', layout='mediapipe33'"):
         refine(mediapipe_track())
+
+
+def test_packaged_models_refine_mediapipe_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    x = mediapipe_track(t=50)
+    out = refine(x)
+    assert out.shape == x.shape and np.isfinite(out).all()

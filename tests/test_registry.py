@@ -37,7 +37,7 @@ def setup(tmp_path, tiny_weights, monkeypatch):
         sha256=sha(source / "model.safetensors"), window=5, sample_interval=1, fps=30.0,
         training_data="random (test)", license="MIT",
     )
-    monkeypatch.setitem(registry.PRETRAINED, entry.name, entry)
+    monkeypatch.setattr(registry, "PRETRAINED", {entry.name: entry})  # only this model is registered
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     packaged = tmp_path / "packaged" / entry.name
     shutil.copytree(source, packaged)

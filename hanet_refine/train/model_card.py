@@ -36,9 +36,10 @@ def _results_tables(results: dict[str, Any]) -> str:
 def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: dict[str, Any], params: int, command: str,
                steps: int, train_seconds: float, results: dict[str, Any] | None, evaluate_command: str) -> str:
     arch = config.get("architecture", "hanet")
-    sizes = ", ".join(f"{k}={config[k]}" for k in ("sample_interval", "num_samples", "dim", "encoder_levels",
-                                                   "decoder_layers", "ffn_ratio", "heads", "dropout", "norm_first")
-                      if k in config)
+    keys = ("sample_interval", "num_samples", "dim", "encoder_levels", "decoder_layers", "ffn_ratio", "heads",
+            "dropout", "norm_first") if arch == "hanet" else ()
+    sizes = ", ".join([f"{k}={config[k]}" for k in keys if k in config]
+                      + [f"{k}={v}" for k, v in (config.get("smoothnet") or {}).items()])
     window = config["sample_interval"] * config["num_samples"] + 1
     units = {"2d": "pixels (images of 640x480 to 1920x1080)", "3d": "millimetres",
              "smpl": "millimetres (joints of the SMPL-like skeleton) and degrees"}[kind]
@@ -57,7 +58,8 @@ def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: di
         f"- Architecture: {arch} ({sizes}); window {window} frames at {config.get('fps', 30.0):g} fps.",
         f"- Parameters: {params:,} ({params * 4 / 2**20:.2f} MiB as float32 safetensors).",
         "- Input: each window centred and scaled by the person's size; missing points filled by "
-        "interpolation and flagged to the network.",
+        + ("interpolation and flagged to the network." if arch == "hanet" else
+           "interpolation (SmoothNet does not see which points were missing)."),
         "",
         "## Training",
         "- Commands, in order (each stage starts from the best model of the one before):",

@@ -86,6 +86,7 @@ def accuracy_benchmark(kind: str, layout: str, *, cache: Path, out_dir: Path, ha
     if smoothnet is not None:
         methods["SmoothNet"] = refine_method(kind, layout, smoothnet)
     methods["HANet"] = refine_method(kind, layout, hanet)
+    wrist_clips = None
     for severity in severities:
         clips = make_eval_set(cache, kind=kind, layout=layout, split="test", severity=severity, seed=0,
                               max_clips=max_clips)
@@ -93,16 +94,34 @@ def accuracy_benchmark(kind: str, layout: str, *, cache: Path, out_dir: Path, ha
         for name, method in methods.items():
             rows[name] = score_clips(method, clips, kind)
         report["results"][severity] = rows
+        if wrist_clips is None or severity == "medium":
+            wrist_clips = clips
         table = markdown_table(rows, METRIC_ORDER[kind])
         lines += [f"### severity {severity} (test split, {len(clips)} clips)", "", table, ""]
         print(f"\n{kind} {layout}, severity {severity}\n{table}", flush=True)
+    stem = out_dir / f"benchmark_{kind}-{layout}"
+    if kind != "smpl" and wrist_clips:
+        _plot_wrist(kind, layout, methods, wrist_clips, stem.with_name(stem.name + "_wrist.png"))
     units = {"2d": "pixels", "3d": "millimetres", "smpl": "millimetres (joints) and degrees"}[kind]
     lines += [f"Errors in {units}; accel in the same unit per frame squared; pck in percent."]
-    stem = out_dir / f"benchmark_{kind}-{layout}"
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1))
     _plot_severity(report, stem.with_name(stem.name + "_severity.png"))
     return report
+
+
+def _plot_wrist(kind: str, layout: str, methods: dict[str, Method], clips: list[dict[str, Any]], path: Path) -> None:
+    """Left wrist over time in the longest clip: ground truth, raw and every method."""
+    try:
+        from ..render import plot_trajectories
+    except ImportError:
+        return
+    clip = max(clips, key=lambda c: len(c["clean"]))
+    seqs = {"ground truth": clip["clean"], **{name: np.asarray(m(clip)) for name, m in methods.items()}}
+    try:
+        plot_trajectories(seqs, layout, ["left_wrist"], path, fps=30.0)
+    except ImportError:
+        pass
 
 
 def _plot_severity(report: dict[str, Any], path: Path) -> None:

@@ -107,6 +107,12 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             window=33, sample_interval=1, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="smoothnet",
         ),
+        PretrainedWeights(
+            name="smoothnet-3d-h36m17", kind="3d", layout="h36m17", repo_id="hanet-refine/smoothnet-3d-h36m17",
+            revision="main", sha256="8cc61f281aed30237e1676e52ee97e4409acfffb2d918f418e4fef4d8a2889b5",
+            window=33, sample_interval=1, fps=30.0, training_data=_BANDAI,
+            license="CC-BY-NC-4.0", architecture="smoothnet",
+        ),
     )
 }
 

@@ -74,7 +74,7 @@ class Refiner(
         layout: str,
         fps: float = 30.0,
         stride: int | None = None,
-        chunk_size: int = 4096,
+        chunk_size: int = 1024,
         sample_interval: int = 1,
         num_samples: int = 32,
         dim: int = 64,

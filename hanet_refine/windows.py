@@ -36,7 +36,7 @@ def merge_weights(window: int) -> torch.Tensor:
 
 
 def sliding_apply(fn, x: torch.Tensor, missing: torch.Tensor, *, window: int, stride: int,
-                  chunk_size: int = 4096) -> torch.Tensor:
+                  chunk_size: int = 1024) -> torch.Tensor:
     """Apply ``fn`` to every window of ``x`` and merge the results.
 
     Args:

@@ -1,7 +1,8 @@
 """Refining a layout that has no pretrained model with the model of a related layout.
 
 MediaPipe's 33 landmarks, Halpe-26 and OpenPose COCO-18 share most joints with COCO-17 or
-BODY_25 by name. The shared joints are refined by that layout's model; every other joint
+BODY_25 by name. The model chosen is the one whose joints the input covers best (MediaPipe and
+COCO-18: COCO-17; Halpe-26: BODY_25). The shared joints are refined by that layout's model; every other joint
 (fingers, heels, mouth corners, ...) moves with its nearest ancestor that the model refined,
 so the whole skeleton stays together.
 """
@@ -48,14 +49,17 @@ class Bridge:
 
 
 def find_bridge(source: Layout | str, candidates: list[str]) -> Bridge | None:
-    """The candidate layout sharing the most joints with ``source`` (at least MIN_SHARED)."""
+    """The candidate layout whose joints ``source`` covers best (sharing at least MIN_SHARED)."""
     src = get_layout(source)
-    best, shared = None, []
+    best, shared, best_key = None, [], (-1.0, -1)
     for name in candidates:
         tgt = get_layout(name)
         common = [j for j in src.joints if j in tgt.joints]
-        if len(common) > len(shared):
-            best, shared = tgt, common
+        # Prefer the model whose own joints are all present: a joint the model always expects
+        # but never gets (e.g. BODY_25's neck for MediaPipe input) is out of its training data.
+        key = (len(common) / tgt.num_joints, len(common))
+        if key > best_key:
+            best, shared, best_key = tgt, common, key
     if best is None or len(shared) < MIN_SHARED:
         return None
     source_index = np.array([src.joints.index(j) for j in shared])

@@ -27,8 +27,11 @@ def mediapipe_track(t=40, seed=0):
 
 
 def test_bridge_picks_layout_with_most_shared_joints():
-    bridge = find_bridge("mediapipe33", ["coco17", "h36m17"])
+    bridge = find_bridge("mediapipe33", ["coco17", "body25", "h36m17"])
+    # BODY_25 shares 19 joints (heels too) but MediaPipe has no neck or mid-hip for it.
     assert bridge.target.name == "coco17" and len(bridge.source_index) == 17
+    assert find_bridge("halpe26", ["coco17", "body25"]).target.name == "body25"
+    assert find_bridge("openpose18", ["coco17", "body25"]).target.name == "coco17"
     assert find_bridge("mediapipe33", ["h36m17"]) is None  # only the 12 limb joints are shared
     mp = get_layout("mediapipe33")
     assert mp.joints[bridge.follow[mp.index("left_pinky")]] == "left_wrist"

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from hanet_refine import refine
-from hanet_refine.train.finetune import finetune
+from hanet_refine.train.finetune import finetune, load_pairs
 
 
 def main() -> None:
@@ -38,11 +36,7 @@ def main() -> None:
 
     start = args.weights or default_weights(args.kind, args.layout).name
     if args.pairs:
-        noisy, clean = [], []
-        for path in args.pairs:
-            with np.load(path, allow_pickle=False) as data:
-                noisy.append(data["noisy"])
-                clean.append(data["clean"])
+        noisy, clean = load_pairs(args.pairs)
         folder = finetune(start, args.out, noisy=noisy, clean=clean, kind=args.kind, layout=args.layout,
                           steps=args.steps)
         refined = refine(noisy[0], args.kind, layout=args.layout, weights=folder)

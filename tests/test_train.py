@@ -224,3 +224,16 @@ def test_acceleration_term_penalises_jitter_only():
     parts = oml_loss(jitter, jitter, gt, sampled, accel_weight=1.0)[1]
     assert parts["accel"] == pytest.approx(2.0)  # second differences of 0, 1, 0, 1, ... are -2, +2, ...
     assert "accel" not in oml_loss(jitter, jitter, gt, sampled)[1]
+
+
+def test_load_pairs(tmp_path):
+    from hanet_refine.train.finetune import load_pairs
+
+    noisy, clean = pairs(2, 30)
+    for i, (n, c) in enumerate(zip(noisy, clean)):
+        np.savez(tmp_path / f"p{i}.npz", noisy=n, clean=c)
+    np.savez(tmp_path / "bad.npz", noisy=noisy[0])
+    got_noisy, got_clean = load_pairs([tmp_path / "p0.npz", tmp_path / "p1.npz"])
+    assert np.array_equal(got_noisy[1], noisy[1]) and np.array_equal(got_clean[0], clean[0])
+    with pytest.raises(ValueError, match=r"lacks arrays \['clean'\]"):
+        load_pairs([tmp_path / "bad.npz"])

@@ -19,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .trainer import DEFAULT_MODEL, TrainConfig, train
 
 SEVERITY_CHOICES = ("low", "medium", "high")
@@ -70,8 +68,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .dataset import build_cache, make_eval_set
     from .benchmark import markdown_table
+    from .dataset import build_cache, make_eval_set
     from .evaluate import METRIC_ORDER, raw_method, refine_method, score_clips
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
@@ -94,14 +92,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from .finetune import finetune
+    from .finetune import finetune, load_pairs
 
     if args.pairs:
-        noisy, clean = [], []
-        for path in args.pairs:
-            with np.load(path, allow_pickle=False) as data:
-                noisy.append(data["noisy"])
-                clean.append(data["clean"])
+        noisy, clean = load_pairs(args.pairs)
         out = finetune(args.weights, args.out, noisy=noisy, clean=clean, kind=args.kind, layout=args.layout,
                        steps=args.steps, lr=args.lr)
     else:

@@ -12,9 +12,26 @@ from ..registry import load_refiner, resolve_weights
 from .batches import ArraySampler
 from .trainer import TrainConfig, train
 
-__all__ = ["finetune"]
+__all__ = ["finetune", "load_pairs"]
 
 logger = logging.getLogger(__name__)
+
+
+def load_pairs(paths: Sequence[str | Path]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Read (noisy, clean) pairs from ``.npz`` files holding arrays ``noisy`` and ``clean``.
+
+    Raises:
+        ValueError: if a file lacks one of the two arrays.
+    """
+    noisy, clean = [], []
+    for path in paths:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in ("noisy", "clean") if k not in data.files]
+            if missing:
+                raise ValueError(f"{str(path)!r} lacks arrays {missing}; it has {data.files}")
+            noisy.append(data["noisy"])
+            clean.append(data["clean"])
+    return noisy, clean
 
 
 def _split(noisy: list[np.ndarray], clean: list[np.ndarray], fraction: float, seed: int):

@@ -91,13 +91,13 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="hanet-3d-h36m17", kind="3d", layout="h36m17", repo_id="hanet-refine/hanet-3d-h36m17",
-            revision="main", sha256="22c412a0054b85682ef6f2204a91cf0cab028eef24528a7df32ef8d27a093f8b",
+            revision="main", sha256="1009f48bccef03ce100d6cc526084d50ada26896e3c351afa0d742a70d9566f7",
             window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),
         PretrainedWeights(
             name="hanet-smpl24", kind="smpl", layout="smpl24", repo_id="hanet-refine/hanet-smpl24",
-            revision="main", sha256="a3b943aab5eff366689242147dff4a62f83635952c0e3529170cbe706d402f19",
+            revision="main", sha256="5c2004052d52fea96715719c02baa431057f8ccdfe617743403ed6c1ccaf898c",
             window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),

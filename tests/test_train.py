@@ -237,3 +237,12 @@ def test_load_pairs(tmp_path):
     assert np.array_equal(got_noisy[1], noisy[1]) and np.array_equal(got_clean[0], clean[0])
     with pytest.raises(ValueError, match=r"lacks arrays \['clean'\]"):
         load_pairs([tmp_path / "bad.npz"])
+
+
+def test_cli_reports_missing_data_in_one_line(tmp_path, capsys):
+    from hanet_refine.train.__main__ import main
+
+    code = main(["evaluate", "--kind", "2d", "--layout", "coco17", "--mocap-dir", str(tmp_path / "nowhere"),
+                 "--cache-dir", str(tmp_path / "cache")])
+    assert code == 2
+    assert "no mocap archives" in capsys.readouterr().err

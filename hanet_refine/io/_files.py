@@ -237,3 +237,9 @@ def put_xyc(flat: list, kp: Any, score: Any, decimals: int) -> None:
         put_number(flat, 3 * j, kp[j, 0], decimals)
         put_number(flat, 3 * j + 1, kp[j, 1], decimals)
         put_number(flat, 3 * j + 2, score[j])
+
+
+def file_track_ids(ids: list[int]) -> np.ndarray:
+    """Track ids read from a file, or all -1 (let the tracker link) unless every detection has one."""
+    tid = np.array(ids, dtype=np.int64)
+    return tid if (tid >= 0).all() else np.full(len(tid), -1)

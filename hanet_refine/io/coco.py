@@ -29,6 +29,7 @@ from ._files import (
     as_numbers,
     check_output,
     dump_json,
+    file_track_ids,
     layout_for,
     load_json,
     natural_key,
@@ -131,12 +132,11 @@ def coco_from_document(doc: Any, path: Path, *, layout: str | None = None) -> Po
         frame = np.array([index[str(v)] for v in ids])
         original = {str(v): v for v in ids}
         image_ids = [original[v] for v in image_ids]
-    tid = np.array(tids)
     return PoseSequence(
         keypoints=np.stack(kps),
         scores=np.stack(scores),
         frame=frame,
-        track_id=tid if (tid >= 0).all() else np.full(len(tid), -1),
+        track_id=file_track_ids(tids),
         num_frames=len(image_ids),
         layout=lay,
         kind="2d",

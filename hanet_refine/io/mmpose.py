@@ -35,6 +35,7 @@ from ._files import (
     as_numbers,
     check_output,
     dump_json,
+    file_track_ids,
     layout_for,
     load_json,
     natural_key,
@@ -198,12 +199,11 @@ def _build(
         raise FormatError(f"{path}: no instance in any of the {len(frames)} frames; nothing to refine")
     kind = "2d" if shape[1] == 2 or scores_inside else "3d"
     lay = layout_for(shape[0], kind, layout, path, _DEFAULT_LAYOUTS[kind])
-    tid = np.array(tids)
     return PoseSequence(
         keypoints=np.stack(kps),
         scores=np.stack(scores),
         frame=np.array(fidx),
-        track_id=tid if (tid >= 0).all() else np.full(len(tid), -1),
+        track_id=file_track_ids(tids),
         num_frames=len(frames),
         layout=lay,
         kind=kind,

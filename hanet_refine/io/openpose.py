@@ -26,6 +26,7 @@ from ._files import (
     as_numbers,
     check_output,
     dump_json,
+    file_track_ids,
     layout_for,
     load_json,
     natural_key,
@@ -144,12 +145,11 @@ def read_openpose(path: str | Path, *, layout: str | None = None, progress: bool
             f"{folder}: no person in any of the {len(files)} {PATTERN} files; nothing to refine"
         )
     lay = layout_for(first[1], "OpenPose", layout, first[0], _DEFAULT_LAYOUTS)
-    tid = np.array(tids)
     return PoseSequence(
         keypoints=np.stack(rows),
         scores=np.stack(scores),
         frame=np.array(frames),
-        track_id=tid if (tid >= 0).all() else np.full(len(tid), -1),
+        track_id=file_track_ids(tids),
         num_frames=len(files),
         layout=lay,
         kind="2d",

@@ -131,13 +131,12 @@ def prepare_keypoints(
         zero_is_missing = kind == "2d"
     mask = missing_mask(batch, conf, threshold=confidence_threshold, zero_is_missing=zero_is_missing)
     filled = fill_missing(batch, mask)
-    original = keypoints
     conf_values = arr[..., 2:3] if conf_column else None
 
     def restore(out: np.ndarray) -> Any:
         out = out.reshape(lead + out.shape[-3:])
         if conf_values is not None:
             out = np.concatenate([out, conf_values], axis=-1)
-        return from_numpy_like(out, original)
+        return from_numpy_like(out, keypoints)
 
     return Prepared(points=filled, mask=mask, layout=lay, restore=restore)

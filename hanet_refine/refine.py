@@ -20,9 +20,7 @@ __all__ = ["refine"]
 
 
 def _resample(x: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Linear interpolation of ``(B, T, ...)`` from times ``src`` to times ``dst`` (held at the ends)."""
-    if len(src) == 1:
-        return np.repeat(x, len(dst), axis=1)
+    """Linear interpolation of ``(B, T, ...)`` from times ``src`` (>= 2) to ``dst`` (held at the ends)."""
     i = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, len(src) - 2)
     w = np.clip((dst - src[i]) / (src[i + 1] - src[i]), 0.0, 1.0)
     w = w.reshape((1, -1) + (1,) * (x.ndim - 2))
@@ -30,9 +28,9 @@ def _resample(x: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def _nearest(x: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    i = np.clip(np.searchsorted(src, dst), 1, len(src) - 1) if len(src) > 1 else np.zeros(len(dst), int)
-    if len(src) > 1:
-        i = np.where(np.abs(dst - src[i - 1]) <= np.abs(src[i] - dst), i - 1, i)
+    """``(B, T, ...)`` at the frame of ``src`` (>= 2 times) nearest to each time of ``dst``."""
+    i = np.clip(np.searchsorted(src, dst), 1, len(src) - 1)
+    i = np.where(np.abs(dst - src[i - 1]) <= np.abs(src[i] - dst), i - 1, i)
     return x[:, i]
 
 

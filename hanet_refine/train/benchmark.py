@@ -177,8 +177,8 @@ def _clip(frames: int, tracks: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(frames)[:, None, None] / 30.0
     base = 500 + 120 * np.sin(2 * np.pi * 0.5 * t + rng.normal(size=(tracks, 1, 17, 2)))
-    return (base + rng.normal(size=(tracks, frames, 17, 2)) * 3).squeeze(0) if tracks == 1 else \
-        base + rng.normal(size=(tracks, frames, 17, 2)) * 3
+    clip = base + rng.normal(size=(tracks, frames, 17, 2)) * 3
+    return clip[0] if tracks == 1 else clip
 
 
 def _fps(fn: Any, x: np.ndarray, repeats: int = 3) -> float:

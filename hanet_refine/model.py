@@ -10,6 +10,7 @@ and the normalisation around it.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -75,6 +76,10 @@ class HANet(nn.Module):
         heads: attention heads per layer.
         dropout: dropout in attention and feed-forward blocks.
         norm_first: layer norm before attention / feed-forward (pre-LN) instead of after.
+        dense_memory: every frame is an encoder query (attending to the sampled frames only)
+            and a decoder memory entry, as in the paper, so the decoder sees the frames
+            between samples. False: only the sampled frames are encoded (cheaper, but detail
+            between samples can only be interpolated; the first released models).
 
     Shape:
         x: ``(b, L, J * D)`` normalised keypoints, missing ones filled with a first guess.
@@ -101,6 +106,7 @@ class HANet(nn.Module):
         heads: int = 4,
         dropout: float = 0.0,
         norm_first: bool = True,
+        dense_memory: bool = True,
     ) -> None:
         super().__init__()
         if sample_interval < 1 or num_samples < 1:
@@ -123,7 +129,7 @@ class HANet(nn.Module):
                        norm_first=norm_first)
 
         self.levels = nn.ModuleList(layer(w, nn.TransformerEncoderLayer) for w in widths)
-        self.widen = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.widen = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
         self.fuse = nn.ModuleList(nn.Linear(w, dim) for w in widths)  # 1x1 convs back to width d
         self.coarse_head = nn.Linear(dim, channels)
 
@@ -136,11 +142,20 @@ class HANet(nn.Module):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
+        self.dense_memory = dense_memory
         sampled = torch.arange(0, self.window, sample_interval)
+        queries = torch.arange(self.window) if dense_memory else sampled
         self.register_buffer("sampled", sampled, persistent=False)
+        self.register_buffer("queries", queries, persistent=False)
+        # Dense encoder attention: every frame attends to the sampled frames only (True = hidden).
+        key_mask = None
+        if dense_memory:
+            key_mask = torch.ones(self.window, self.window, dtype=torch.bool)
+            key_mask[:, sampled] = False
+        self.register_buffer("key_mask", key_mask, persistent=False)
         self.register_buffer("interp", interpolation_matrix(sample_interval, num_samples), persistent=False)
         for i, w in enumerate(widths):
-            self.register_buffer(f"pos_{i}", sinusoidal_positions(self.window, w)[sampled], persistent=False)
+            self.register_buffer(f"pos_{i}", sinusoidal_positions(self.window, w)[queries], persistent=False)
         self.register_buffer("pos_dec", sinusoidal_positions(self.window, dim), persistent=False)
 
     def forward(self, x: torch.Tensor, missing: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,23 +170,23 @@ class HANet(nn.Module):
         v_back, v_fwd = self.velocity_back(v_back), self.velocity_fwd(v_fwd)
         accel = self.acceleration((v_fwd - v_back) ** 2)
 
-        # Encoder: sampled frames only (what a key-padding mask over the others would give).
-        s = self.sampled
-        tokens = torch.cat([flow, x, prev, nxt, missing.to(x.dtype)], dim=-1)[:, s]  # b s (4c+j)
+        # Encoder: q = every frame (dense_memory) or the sampled ones; keys are sampled frames.
+        q = self.queries
+        tokens = torch.cat([flow, x, prev, nxt, missing.to(x.dtype)], dim=-1)[:, q]  # b q (4c+j)
         h = self.embed(tokens)
         fused = 0.0
         for i, level in enumerate(self.levels):
-            h = level(h + getattr(self, f"pos_{i}"))
+            h = level(h + getattr(self, f"pos_{i}"), src_mask=self.key_mask)
             fused = fused + self.fuse[i](h)
             if i < len(self.widen):
                 h = self.widen[i](h)
-        fused = fused / len(self.levels)  # b s d: multi-scale fusion
-        coarse = x[:, s] + self.coarse_head(fused)
+        fused = fused / len(self.levels)  # b q d: multi-scale fusion
+        coarse = (x[:, q] + self.coarse_head(fused))[:, self.sampled if self.dense_memory else slice(None)]
 
         # Decoder: interpolate the coarse pose to every frame, then correct it.
         interp = torch.einsum("ls,bsc->blc", self.interp.to(x.dtype), coarse)
         query = self.query_embed(interp.transpose(1, 2)).transpose(1, 2) + self.pos_dec
-        memory = self.memory_embed(torch.cat([fused, v_back[:, s], v_fwd[:, s], accel[:, s]], dim=-1))
+        memory = self.memory_embed(torch.cat([fused, v_back[:, q], v_fwd[:, q], accel[:, q]], dim=-1))
         for layer in self.decoder:
             query = layer(query, memory)
         final = interp + self.final_head(query)

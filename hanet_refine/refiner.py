@@ -60,7 +60,8 @@ class Refiner(
             window, windowing and normalisation, for comparisons).
         smoothnet: SmoothNet arguments (hidden, res_hidden, num_blocks, dropout).
         **model: :class:`~hanet_refine.model.HANet` arguments (sample_interval, num_samples,
-            dim, encoder_levels, decoder_layers, ffn_ratio, heads, dropout, norm_first).
+            dim, encoder_levels, decoder_layers, ffn_ratio, heads, dropout, norm_first,
+            dense_memory).
 
     Shape:
         points: ``(B, T, J, D)`` filled keypoints (D = 2, 3 or 6), missing: ``(B, T, J)``.
@@ -84,6 +85,7 @@ class Refiner(
         heads: int = 4,
         dropout: float = 0.0,
         norm_first: bool = True,
+        dense_memory: bool = True,
         architecture: str = "hanet",
         smoothnet: dict | None = None,
     ) -> None:
@@ -102,6 +104,7 @@ class Refiner(
                 num_joints=self.layout.num_joints, coord_dim=COORD_DIMS[kind], sample_interval=sample_interval,
                 num_samples=num_samples, dim=dim, encoder_levels=encoder_levels, decoder_layers=decoder_layers,
                 ffn_ratio=ffn_ratio, heads=heads, dropout=dropout, norm_first=norm_first,
+                dense_memory=dense_memory,
             )
         self.window = self.model.window
         self.stride = stride if stride is not None else max(1, self.window // 2)

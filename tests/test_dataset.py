@@ -66,6 +66,20 @@ def test_build_is_idempotent(cache, archive):
         build_cache(archive.parent, cache, names=["dataset-1_fly_normal_001"], progress=False)
 
 
+def test_concurrent_builds_share_one_cache(archive, tmp_path):
+    # Two trainings started together raced here (the second os.replace failed); now one waits.
+    import multiprocessing
+
+    folder = tmp_path / "cache"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        results = [pool.apply_async(build_cache, (archive.parent, folder), dict(names=FILES[:1], progress=False))
+                   for _ in range(2)]
+        assert [r.get(timeout=300) for r in results] == [folder, folder]
+    assert list(load_clips(folder, "train").names) == [FILES[0]]
+    assert not list(folder.glob(".building-*"))
+
+
 def _bone_lengths(points: np.ndarray, layout: str) -> np.ndarray:
     edges = np.array(get_layout(layout).edges)
     return np.linalg.norm(points[..., edges[:, 0], :] - points[..., edges[:, 1], :], axis=-1)

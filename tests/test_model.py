@@ -88,3 +88,16 @@ def test_wrong_input_shape_names_expected():
 def test_bad_sizes_rejected():
     with pytest.raises(ValueError, match="divisible by heads"):
         HANet(num_joints=3, coord_dim=2, dim=10, heads=4)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_frames_between_samples_reach_the_output_only_with_dense_memory(dense):
+    # With N = 4, frame 2 is neither sampled nor a neighbour of a sampled frame: the sampled-only
+    # variant cannot see it at all; the paper's dense memory can.
+    net = tiny(sample_interval=4, num_samples=2, dense_memory=dense).eval()
+    x = torch.randn(1, net.window, 10)
+    moved = x.clone()
+    moved[:, 2] += 1.0
+    with torch.no_grad():
+        changed = not torch.allclose(net(x)[0], net(moved)[0])
+    assert changed == dense

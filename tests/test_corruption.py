@@ -124,6 +124,22 @@ def test_jitter_per_joint_class_as_configured():
     assert abs(d[..., hip, :].std() / 0.005 - 1) < 0.05
 
 
+def test_bias_is_returned_and_is_the_whole_error_without_jitter_or_events():
+    clean = _clean2d(b=128, t=90)
+    params = PositionParams(jitter={c: 0.0 for c in corruption.JOINT_CLASSES}, motion_blur=0.0, occlusion_rate=0,
+                            missed_rate=0, swap_rate=0, jump_rate=0, bias=0.01)
+    out = corrupt(clean, kind="2d", layout="coco17", rng=np.random.default_rng(3), params=params)
+    np.testing.assert_allclose(out["noisy"], clean + out["bias"], atol=1e-3)
+    rel = out["bias"] / body_size(clean)[:, None, None, None]
+    assert abs(rel.std() / 0.01 - 1) < 0.1
+    # Slow: neighbouring frames differ by a fraction of the bias (white noise would give about 1.1x).
+    assert np.abs(np.diff(rel, axis=1)).mean() < 0.2 * np.abs(rel).mean()
+    # With the default protocol the bias is one part of the error, not all of it.
+    full = corrupt(clean, kind="2d", layout="coco17", rng=np.random.default_rng(3))
+    assert full["bias"].shape == clean.shape
+    assert np.nanmean(np.abs(full["noisy"] - clean - full["bias"])) > 0.1 * np.abs(full["bias"]).mean()
+
+
 def _swinging(b: int = 256, t: int = 90) -> np.ndarray:
     """The standing person with arms and legs swinging like a walk (wrists and ankles move most)."""
     clean = _clean2d(b=b, t=t).astype(np.float64)

@@ -607,7 +607,9 @@ def corrupt(
 
     Returns:
         ``noisy`` (clean's float dtype; NaN where missing), ``confidence`` (B, T, J) float32
-        in [0, 1], ``occluded`` and ``failed`` (B, T, J) bool, ``severity`` (B,) float32.
+        in [0, 1], ``occluded`` and ``failed`` (B, T, J) bool, ``severity`` (B,) float32, and
+        ``bias`` (like ``noisy``): the slowly varying bias alone, which no temporal method can
+        tell from the motion (``clean + bias`` is the evaluation's "bias floor").
 
     Raises:
         ValueError: on a bad shape, kind, layout mismatch, non-finite input or bad severity.
@@ -658,10 +660,9 @@ def corrupt(
         step = np.concatenate([step[:, :1], step], axis=1)
         std = np.sqrt(std * std + (wd(params.motion_blur) * step) ** 2)
     jit *= std[..., None]
-    jit += wd(params.bias) * _slow_noise(rng, (t, b, j, d), params.bias_seconds, fps, wd).transpose(
-        1, 0, 2, 3
-    )
-    offset = jit * (axis_gain * unit)
+    bias = wd(params.bias) * _slow_noise(rng, (t, b, j, d), params.bias_seconds, fps, wd).transpose(1, 0, 2, 3)
+    bias *= axis_gain * unit
+    offset = jit * (axis_gain * unit) + bias
     noisy = offset + clean  # a new array in the working precision
 
     # Occlusions: a set of joints is missing or drifting for a while.
@@ -735,6 +736,7 @@ def corrupt(
         "occluded": occluded,
         "failed": failed,
         "severity": sev.astype(np.float32),
+        "bias": bias.astype(dtype, copy=False),
     }
 
 

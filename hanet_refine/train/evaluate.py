@@ -5,7 +5,9 @@ confidences) and returns a prediction for every point. ``raw`` is the estimator'
 with missing points filled by linear interpolation in time, which is what every method
 starts from. Errors are in pixels (2d), millimetres (3d, smpl joints) and degrees (smpl
 rotations); ``*_occluded`` / ``*_failed`` restrict a metric to the points the corruption
-occluded or made fail.
+occluded or made fail. ``bias floor`` (:func:`bias_floor_method`) is the clean motion plus the
+corruption's slowly varying bias alone: no temporal method can remove that bias, so its
+MPJPE is a lower bound for all of them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..arrays import prepare_keypoints
 from ..rotations import matrix_to_rot6d, rot6d_to_matrix
 from ..missing import fill_missing
 
-__all__ = ["Method", "score_clips", "raw_method", "refine_method", "METRIC_ORDER"]
+__all__ = ["Method", "score_clips", "raw_method", "refine_method", "bias_floor_method", "METRIC_ORDER"]
 
 Method = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -45,6 +47,13 @@ def raw_method(kind: str) -> Method:
         return prepare_keypoints(estimator_input(clip, kind), kind).points[0]
 
     return raw
+
+
+def bias_floor_method(clip: dict[str, np.ndarray]) -> np.ndarray:
+    """The clean motion plus the corruption's slow bias: what would be left if a method removed
+    every other error perfectly. No temporal method can see the bias, so this bounds what any of
+    them can reach (2d and 3d clips; they carry ``bias``)."""
+    return clip["clean"] + clip["bias"]
 
 
 def refine_method(kind: str, layout: str, weights: Any) -> Method:

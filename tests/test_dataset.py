@@ -8,6 +8,7 @@ import pytest
 
 from hanet_refine.layouts import get_layout
 from hanet_refine.train.bvh import archive_paths
+from hanet_refine.train.corruption import JOINT_CLASSES
 from hanet_refine.train.dataset import (
     POSITION_LAYOUTS,
     WindowSampler,
@@ -64,6 +65,19 @@ def test_build_is_idempotent(cache, archive):
     assert (cache / "manifest.json").stat().st_mtime_ns == before
     with pytest.raises(ValueError, match="not in the committed split"):
         build_cache(archive.parent, cache, names=["dataset-1_fly_normal_001"], progress=False)
+
+
+def test_training_corruption_can_be_changed(cache):
+    quiet = {"jitter": dict.fromkeys(JOINT_CLASSES, 0.0), "motion_blur": 0.0, "bias": 0.0, "occlusion_rate": 0.0, "missed_rate": 0.0,
+             "swap_rate": 0.0, "jump_rate": 0.0}
+    batch = WindowSampler(cache, kind="2d", layout="coco17", window=9, seed=0, corruption=quiet).sample(8)
+    np.testing.assert_allclose(batch["noisy"], batch["clean"], atol=1e-3)
+    no_bias = WindowSampler(cache, kind="2d", layout="coco17", window=9, seed=0, corruption={"bias": 0.0})
+    assert np.abs(no_bias.sample(8)["bias"]).max() == 0.0
+    default = WindowSampler(cache, kind="2d", layout="coco17", window=9, seed=0).sample(8)
+    assert np.abs(default["bias"]).max() > 0.0
+    with pytest.raises(ValueError, match="unknown corruption settings \\['bais'\\]"):
+        WindowSampler(cache, kind="2d", layout="coco17", window=9, corruption={"bais": 0.0})
 
 
 def test_concurrent_builds_share_one_cache(archive, tmp_path):

@@ -59,7 +59,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     window = model["sample_interval"] * model["num_samples"] + 1
     rank_seed = args.seed + 1000 * int(__import__("os").environ.get("RANK", "0"))
     sampler = WindowSampler(cache, kind=args.kind, layout=args.layout, split="train", window=window,
-                            severity=args.severity, seed=rank_seed)
+                            severity=args.severity, seed=rank_seed,
+                            corruption=json.loads(args.corruption) if args.corruption else None)
     val = WindowSampler(cache, kind=args.kind, layout=args.layout, split="validation", window=window,
                         severity="medium", seed=12345)
     val_batches = [val.sample(256) for _ in range(args.val_batches)]
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--val-batches", type=int, default=4)
     p.add_argument("--severity", default="mixed", help="low, medium, high, mixed or a number")
+    p.add_argument("--corruption", default=None,
+                   help='JSON of training-corruption settings to change, e.g. \'{"bias": 0.0}\' '
+                        "(validation and evaluate keep the documented protocol)")
     p.add_argument("--oml", default="detached", choices=["detached", "symmetric"])
     p.add_argument("--hard-ratio", type=float, default=0.25)
     p.add_argument("--accel-weight", type=float, default=1.0, help="weight of the acceleration L1 term")

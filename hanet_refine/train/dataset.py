@@ -31,6 +31,7 @@ is git-ignored.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -50,7 +51,7 @@ from filelock import FileLock
 from hanet_refine.layouts import get_layout
 
 from .cameras import place, project, random_cameras, random_placement
-from .corruption import corrupt, corrupt_smpl
+from .corruption import PositionParams, SmplParams, corrupt, corrupt_smpl, position_params
 
 logger = logging.getLogger(__name__)
 
@@ -499,6 +500,7 @@ def _make_positions(
     severity: str | float | np.ndarray,
     fps: float,
     camera_options: dict[str, Any],
+    corruption: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Clean world positions (B, L, J, 3) -> the training pair of ``kind``."""
     if kind == "2d":
@@ -509,7 +511,8 @@ def _make_positions(
         rot, trans = random_placement(rng, pos.shape[0])
         clean = _in_front(place(pos, rot, trans, _ground_origin(pos)).astype(np.float32), MIN_DEPTH)
         extra = {}
-    out = corrupt(clean, kind=kind, layout=layout, rng=rng, severity=severity, fps=fps)
+    params = dataclasses.replace(position_params(kind), **corruption) if corruption else None
+    out = corrupt(clean, kind=kind, layout=layout, rng=rng, severity=severity, fps=fps, params=params)
     return {"clean": clean, **out, **extra}
 
 
@@ -520,6 +523,7 @@ def _make_smpl(
     rng: np.random.Generator,
     severity: str | float | np.ndarray,
     fps: float,
+    corruption: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Clean SMPL windows -> turned to a random heading and place, then corrupted."""
     b = rot.shape[0]
@@ -529,7 +533,8 @@ def _make_smpl(
     root = _in_front(
         place(root, heading, trans, _ground_origin(root[:, :, None])).astype(np.float32), MIN_DEPTH + 0.5
     )  # the pelvis: the body reaches about 0.5 m further
-    out = corrupt_smpl(rot, root, rng=rng, severity=severity, fps=fps)
+    params = dataclasses.replace(SmplParams(), **corruption) if corruption else None
+    out = corrupt_smpl(rot, root, rng=rng, severity=severity, fps=fps, params=params)
     return {
         "clean": rot,
         "noisy": out["rotations"],
@@ -560,6 +565,10 @@ class WindowSampler:
         clips: use these clips instead of a cache (see :func:`clips_from_bvh`).
         mmap: memory-map the cache instead of reading it into memory.
         camera_options: keyword arguments for :func:`hanet_refine.train.cameras.random_cameras`.
+        corruption: settings of the corruption at severity 1 to change, by field of
+            :class:`~hanet_refine.train.corruption.PositionParams` (or ``SmplParams``), e.g.
+            ``{"bias": 0.0}`` to train without the slow bias. Evaluation always uses the
+            documented protocol.
 
     Raises:
         FileNotFoundError: if there is no cache.
@@ -588,6 +597,7 @@ class WindowSampler:
         clips: Clips | None = None,
         mmap: bool = True,
         camera_options: dict[str, Any] | None = None,
+        corruption: dict[str, Any] | None = None,
     ) -> None:
         self.layout = _check_kind(kind, layout)
         self.kind = kind
@@ -610,6 +620,10 @@ class WindowSampler:
         self.severity = severity
         self.mirror = mirror
         self.camera_options = dict(camera_options or {})
+        self.corruption = dict(corruption or {})
+        fields = {f.name for f in dataclasses.fields(SmplParams if kind == "smpl" else PositionParams)}
+        if unknown := sorted(set(self.corruption) - fields):
+            raise ValueError(f"unknown corruption settings {unknown}; known: {sorted(fields)}")
         self.rng = np.random.default_rng(seed)
         self._flip = np.array(get_layout(self.layout).flip_index)
         valid = np.maximum(clips.lengths - self.window + 1, 0)
@@ -676,12 +690,13 @@ class WindowSampler:
                 )
                 * sign[:, None]
             )
-            out = _make_smpl(rot, root, skel, self.rng, self.severity, self.clips.fps)
+            out = _make_smpl(rot, root, skel, self.rng, self.severity, self.clips.fps, self.corruption)
         else:
             pos = _gather(self.clips.positions[self.layout], frames, joints)
             pos *= sign[:, None, None]
             out = _make_positions(
-                self.kind, self.layout, pos, self.rng, self.severity, self.clips.fps, self.camera_options
+                self.kind, self.layout, pos, self.rng, self.severity, self.clips.fps, self.camera_options,
+                self.corruption,
             )
         out["clip"], out["start"], out["mirrored"] = clip.astype(np.int64), start.astype(np.int64), mirror
         return out

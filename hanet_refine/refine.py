@@ -15,6 +15,7 @@ from .missing import DEFAULT_CONFIDENCE_THRESHOLD
 from .layout_bridge import find_bridge
 from .registry import has_pretrained, load_refiner, pretrained_layouts
 from .smpl import prepare_smpl
+from .up_axis import infer_up, up_rotation
 
 __all__ = ["refine"]
 
@@ -44,6 +45,7 @@ def refine(
     weights: str | Path | None = None,
     device: str | torch.device | None = None,
     confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
+    up: str | None = None,
 ) -> Any:
     """Refine keypoint sequences: remove jitter, repair missing and wrong joints.
 
@@ -65,6 +67,11 @@ def refine(
             Hub repo id; ``None`` picks the pretrained model for ``kind`` and ``layout``.
         device: where the network runs; default: the input tensor's device, else the CPU.
         confidence_threshold: points scored below this are missing.
+        up: 3d only: the input's up axis, "+y" (the models' frame), "-y" (camera coordinates
+            of lifters such as VideoPose3D), "+z" (z-up worlds), "-z", "+x" or "-x". ``None``
+            or "auto" reads it from the data (the hips-to-shoulders direction,
+            :mod:`hanet_refine.up_axis`). The input is turned into the models' frame and the
+            result turned back, so the output is in the input's coordinates either way.
 
     Returns:
         The refined keypoints: same shape, type (NumPy or torch, on the input's device) and
@@ -72,7 +79,7 @@ def refine(
         the threshold, or exactly (0, 0) in 2d) get an estimate like every other point.
 
     Raises:
-        ValueError: for a bad kind, layout, shape, dtype, fps, empty input or inf.
+        ValueError: for a bad kind, layout, shape, dtype, fps, up axis, empty input or inf.
         FileNotFoundError: for weights that do not exist.
 
     Shape:
@@ -85,6 +92,10 @@ def refine(
         >>> smooth = hanet_refine.refine(noisy, kind="2d")
     """
     check_kind(kind)
+    if up is not None and kind != "3d":
+        raise ValueError(f"up is for kind='3d' only (2d is image coordinates, smpl carries its own), got up={up!r}")
+    if up is not None and up != "auto":
+        up_rotation(up)  # a bad value fails before any work
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number of frames per second, got {fps!r}")
     if kind == "smpl":
@@ -99,6 +110,10 @@ def refine(
     if device is None:
         device = keypoints.device if isinstance(keypoints, torch.Tensor) else "cpu"
     points, mask = prepared.points, prepared.mask
+    rotation = None
+    if kind == "3d":
+        rotation = up_rotation(infer_up(points, mask, prepared.layout) if up in (None, "auto") else up)
+        points = points @ rotation.T  # into the models' y-up frame; turned back at the end
     bridge = None
     if weights is None and kind != "smpl" and not has_pretrained(kind, prepared.layout.name):
         # No model for this layout: use the model of the layout sharing the most joints.
@@ -120,5 +135,7 @@ def refine(
     if resample:
         out = _resample(out, dst, src)
     if bridge is not None:
-        out = bridge.from_target(out, prepared.points)
+        out = bridge.from_target(out, prepared.points if rotation is None else prepared.points @ rotation.T)
+    if rotation is not None:
+        out = out @ rotation
     return prepared.restore(out)

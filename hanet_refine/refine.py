@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from .arrays import check_kind, prepare_keypoints
+from .layout_bridge import find_bridge
 from .layouts import Layout
 from .missing import DEFAULT_CONFIDENCE_THRESHOLD
-from .layout_bridge import find_bridge
 from .registry import has_pretrained, load_refiner, pretrained_layouts
 from .smpl import prepare_smpl
 from .up_axis import infer_up, up_rotation

@@ -492,6 +492,15 @@ def _in_front(points: np.ndarray, min_depth: float) -> np.ndarray:
     return points
 
 
+def _check_corruption(kind: str, corruption: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``corruption`` after checking its keys name fields of the kind's parameters."""
+    corruption = dict(corruption or {})
+    fields = {f.name for f in dataclasses.fields(SmplParams if kind == "smpl" else PositionParams)}
+    if unknown := sorted(set(corruption) - fields):
+        raise ValueError(f"unknown corruption settings {unknown}; known: {sorted(fields)}")
+    return corruption
+
+
 def _make_positions(
     kind: str,
     layout: str,
@@ -620,10 +629,7 @@ class WindowSampler:
         self.severity = severity
         self.mirror = mirror
         self.camera_options = dict(camera_options or {})
-        self.corruption = dict(corruption or {})
-        fields = {f.name for f in dataclasses.fields(SmplParams if kind == "smpl" else PositionParams)}
-        if unknown := sorted(set(self.corruption) - fields):
-            raise ValueError(f"unknown corruption settings {unknown}; known: {sorted(fields)}")
+        self.corruption = _check_corruption(kind, corruption)
         self.rng = np.random.default_rng(seed)
         self._flip = np.array(get_layout(self.layout).flip_index)
         valid = np.maximum(clips.lengths - self.window + 1, 0)
@@ -717,6 +723,7 @@ def make_eval_set(
     clips: Clips | None = None,
     max_clips: int | None = None,
     camera_options: dict[str, Any] | None = None,
+    corruption: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Whole clips of a split, corrupted deterministically, for evaluation and benchmarks.
 
@@ -725,8 +732,9 @@ def make_eval_set(
     the image; nothing is mirrored.
 
     Args:
-        cache_dir, kind, layout, split, severity, clips, camera_options: as for
-            :class:`WindowSampler`.
+        cache_dir, kind, layout, split, severity, clips, camera_options, corruption: as for
+            :class:`WindowSampler` (``corruption`` changes the documented protocol: say so
+            wherever its numbers appear).
         seed: evaluation seed (keep 0 to compare with published numbers).
         max_clips: only the first ``max_clips`` clips of the split (in cache order).
 
@@ -743,6 +751,7 @@ def make_eval_set(
     from .corruption import severity_array
 
     severity_array(severity, 1, np.random.default_rng(0))
+    corruption = _check_corruption(kind, corruption)
     count = len(clips.names) if max_clips is None else min(int(max_clips), len(clips.names))
     result = []
     for i in range(count):
@@ -752,10 +761,11 @@ def make_eval_set(
             rot = np.asarray(clips.smpl_rotations[frames], dtype=np.float32)[None]
             root = np.asarray(clips.smpl_root_translation[frames], dtype=np.float32)[None]
             skel = np.asarray(clips.smpl_skeleton[i], dtype=np.float32)[None]
-            out = _make_smpl(rot, root, skel, rng, severity, clips.fps)
+            out = _make_smpl(rot, root, skel, rng, severity, clips.fps, corruption)
         else:
             pos = np.asarray(clips.positions[layout][frames], dtype=np.float32)[None]
-            out = _make_positions(kind, layout, pos, rng, severity, clips.fps, dict(camera_options or {}))
+            out = _make_positions(kind, layout, pos, rng, severity, clips.fps, dict(camera_options or {}),
+                                  corruption)
         item: dict[str, Any] = {k: v[0] for k, v in out.items()}
         item["name"], item["fps"] = clips.names[i], clips.fps
         result.append(item)

@@ -37,7 +37,7 @@ def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: di
                steps: int, train_seconds: float, results: dict[str, Any] | None, evaluate_command: str) -> str:
     arch = config.get("architecture", "hanet")
     keys = ("sample_interval", "num_samples", "dim", "encoder_levels", "decoder_layers", "ffn_ratio", "heads",
-            "dropout", "norm_first") if arch == "hanet" else ()
+            "dropout", "norm_first", "dense_memory") if arch == "hanet" else ()
     sizes = ", ".join([f"{k}={config[k]}" for k in keys if k in config]
                       + [f"{k}={v}" for k, v in (config.get("smoothnet") or {}).items()])
     window = config["sample_interval"] * config["num_samples"] + 1
@@ -71,11 +71,16 @@ def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: di
         f"- Steps: {steps:,} (batch {batch_size} windows), {train_seconds / 3600:.2f} h on a shared 2-core CPU.",
         "- Data: clean motion capture, corrupted on the fly like an estimator (jitter calibrated on "
         "MediaPipe Pose, slowly varying bias, occlusions, missed frames, left/right swaps, jumps; "
-        "severity drawn per window), see docs/DATA_CARD.md of hanet_refine.",
+        "severity drawn per window), see docs/DATA_CARD.md of hanet_refine."
+        + (" Stages with `--corruption` changed the training corruption as their command says; "
+           "the validation and the results below use the documented protocol." if "--corruption" in command else ""),
         "",
         "## Results on the test split",
         f"Whole test clips (files never seen in training), corrupted by the documented protocol; errors in {units}. "
-        "`raw` is the corrupted input with missing points linearly interpolated.",
+        "`raw` is the corrupted input with missing points linearly interpolated."
+        + (" `bias floor` is the clean motion plus the protocol's slowly varying bias alone: no "
+           "temporal method can remove that bias, so no method can score below it." if results and
+           any("bias floor" in rows for rows in results.get("results", {}).values()) else ""),
         "",
         _results_tables(results) if results else "(not evaluated)",
         f"Reproduce: `{evaluate_command}`",

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hanet_refine.train.benchmark import markdown_table, tune_filter
-from hanet_refine.train.evaluate import bias_floor_method, raw_method, refine_method, score_clips
+from hanet_refine.train.evaluate import bias_only_method, raw_method, refine_method, score_clips
 
 
 def clip(seed=0, t=90, kind="2d"):
@@ -51,11 +51,11 @@ def test_refine_method_runs(tiny_weights):
     assert np.isfinite(scores["mpjpe"])
 
 
-def test_bias_floor_scores_only_the_bias():
+def test_bias_only_scores_only_the_bias():
     c = clip()
     c["bias"] = np.full_like(c["clean"], 3.0)  # 3 px along x and y: 4.24 px everywhere
     c["bias"][..., 1] = -3.0
-    scores = score_clips(bias_floor_method, [c], "2d")
+    scores = score_clips(bias_only_method, [c], "2d")
     assert scores["mpjpe"] == pytest.approx(np.hypot(3, 3))
     assert scores["accel"] == pytest.approx(0.0, abs=1e-9)
 

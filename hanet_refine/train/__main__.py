@@ -71,7 +71,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .benchmark import markdown_table
     from .dataset import build_cache, make_eval_set
-    from .evaluate import METRIC_ORDER, bias_floor_method, raw_method, refine_method, score_clips
+    from .evaluate import METRIC_ORDER, bias_only_method, raw_method, refine_method, score_clips
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
     corruption = json.loads(args.corruption) if args.corruption else None
@@ -82,13 +82,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         rows = {"raw": score_clips(raw_method(args.kind), clips, args.kind),
                 "hanet": score_clips(refine_method(args.kind, args.layout, args.weights), clips, args.kind)}
         if args.kind != "smpl":
-            rows["bias floor"] = score_clips(bias_floor_method, clips, args.kind)
+            rows["bias only"] = score_clips(bias_only_method, clips, args.kind)
         results[severity] = rows
         changed = f", protocol changed: {json.dumps(corruption)}" if corruption else ""
         print(f"\n### {args.kind} {args.layout}, {args.split} split, severity {severity} ({len(clips)} clips"
               f"{changed})\n")
         print(markdown_table(rows, METRIC_ORDER[args.kind]))
-        names = [n for n in ("hanet", "bias floor") if n in rows]
+        names = [n for n in ("hanet", "bias only") if n in rows]
         for name in names:
             ratio = {k: rows[name][k] / rows["raw"][k] for k in ("mpjpe", "accel") if k in rows["raw"]}
             print(f"\nratio {name} / raw: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))

@@ -609,7 +609,7 @@ def corrupt(
         ``noisy`` (clean's float dtype; NaN where missing), ``confidence`` (B, T, J) float32
         in [0, 1], ``occluded`` and ``failed`` (B, T, J) bool, ``severity`` (B,) float32, and
         ``bias`` (like ``noisy``): the slowly varying bias alone, which no temporal method can
-        tell from the motion (``clean + bias`` is the evaluation's "bias floor").
+        tell from the motion (``clean + bias`` is the evaluation's "bias only" row).
 
     Raises:
         ValueError: on a bad shape, kind, layout mismatch, non-finite input or bad severity.

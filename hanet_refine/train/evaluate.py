@@ -5,9 +5,10 @@ confidences) and returns a prediction for every point. ``raw`` is the estimator'
 with missing points filled by linear interpolation in time, which is what every method
 starts from. Errors are in pixels (2d), millimetres (3d, smpl joints) and degrees (smpl
 rotations); ``*_occluded`` / ``*_failed`` restrict a metric to the points the corruption
-occluded or made fail. ``bias floor`` (:func:`bias_floor_method`) is the clean motion plus the
-corruption's slowly varying bias alone: no temporal method can remove that bias, so its
-MPJPE is a lower bound for all of them.
+occluded or made fail. ``bias only`` (:func:`bias_only_method`) is the clean motion plus the
+corruption's slowly varying bias alone: what would be left if every other error were removed.
+No filter can remove that bias, as it changes too slowly; a network can remove the part of it
+that breaks the body's shape (bone lengths), which is much of it in 3d and little in 2d.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..arrays import prepare_keypoints
 from ..rotations import matrix_to_rot6d, rot6d_to_matrix
 from ..missing import fill_missing
 
-__all__ = ["Method", "score_clips", "raw_method", "refine_method", "bias_floor_method", "METRIC_ORDER"]
+__all__ = ["Method", "score_clips", "raw_method", "refine_method", "bias_only_method", "METRIC_ORDER"]
 
 Method = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -49,10 +50,9 @@ def raw_method(kind: str) -> Method:
     return raw
 
 
-def bias_floor_method(clip: dict[str, np.ndarray]) -> np.ndarray:
+def bias_only_method(clip: dict[str, np.ndarray]) -> np.ndarray:
     """The clean motion plus the corruption's slow bias: what would be left if a method removed
-    every other error perfectly. No temporal method can see the bias, so this bounds what any of
-    them can reach (2d and 3d clips; they carry ``bias``)."""
+    every other error perfectly (2d and 3d clips; they carry ``bias``)."""
     return clip["clean"] + clip["bias"]
 
 

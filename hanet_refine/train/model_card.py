@@ -78,9 +78,11 @@ def model_card(*, batch_size: int, name: str, kind: str, layout: str, config: di
         "## Results on the test split",
         f"Whole test clips (files never seen in training), corrupted by the documented protocol; errors in {units}. "
         "`raw` is the corrupted input with missing points linearly interpolated."
-        + (" `bias floor` is the clean motion plus the protocol's slowly varying bias alone: no "
-           "temporal method can remove that bias, so no method can score below it." if results and
-           any("bias floor" in rows for rows in results.get("results", {}).values()) else ""),
+        + (" `bias only` is the clean motion plus the protocol's slowly varying bias alone, what "
+           "would be left if every other error were removed: filters cannot remove that bias; a "
+           "network can remove the part of it that breaks the body's shape (much of it in 3d, "
+           "little in 2d)." if results and
+           any("bias only" in rows for rows in results.get("results", {}).values()) else ""),
         "",
         _results_tables(results) if results else "(not evaluated)",
         f"Reproduce: `{evaluate_command}`",

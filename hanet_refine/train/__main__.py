@@ -90,8 +90,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(markdown_table(rows, METRIC_ORDER[args.kind]))
         names = [n for n in ("hanet", "bias only") if n in rows]
         for name in names:
-            ratio = {k: rows[name][k] / rows["raw"][k] for k in ("mpjpe", "accel") if k in rows["raw"]}
-            print(f"\nratio {name} / raw: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))
+            ratio = {k: rows[name][k] / rows["raw"][k] for k in ("mpjpe", "accel") if rows["raw"].get(k)}
+            if ratio:  # none on clean input (severity 0), where raw is exact
+                print(f"\nratio {name} / raw: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))
     if args.output:
         report = {"kind": args.kind, "layout": args.layout, "weights": args.weights, "split": args.split,
                   "max_clips": args.max_clips, "results": results}

@@ -91,7 +91,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="hanet-3d-h36m17", kind="3d", layout="h36m17", repo_id="hanet-refine/hanet-3d-h36m17",
-            revision="main", sha256="1009f48bccef03ce100d6cc526084d50ada26896e3c351afa0d742a70d9566f7",
+            revision="main", sha256="36c902298e4313d03f8c91b683f34287c04d22f5b2caa8222f9c91fdbf16adad",
             window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),

@@ -103,7 +103,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="smoothnet-2d-coco17", kind="2d", layout="coco17", repo_id="hanet-refine/smoothnet-2d-coco17",
-            revision="main", sha256="572e81b580b0a14c3069c37b9cd49d121a24d2606e47caca12af66ae036f2d12",
+            revision="main", sha256="bb467c58e69bd22f3060139e8c7fbf2d09ec9a4b48d74c663e155fab91848298",
             window=33, sample_interval=1, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="smoothnet",
         ),

@@ -73,14 +73,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .dataset import build_cache, make_eval_set
     from .evaluate import METRIC_ORDER, bias_only_method, raw_method, refine_method, score_clips
 
+    from ..registry import load_refiner
+
     cache = build_cache(args.mocap_dir, args.cache_dir)
     corruption = json.loads(args.corruption) if args.corruption else None
+    label = load_refiner(args.weights, args.kind, args.layout).architecture  # "hanet" or "smoothnet"
     results = {}
     for severity in args.severity:
         clips = make_eval_set(cache, kind=args.kind, layout=args.layout, split=args.split, severity=severity,
                               seed=0, max_clips=args.max_clips, corruption=corruption)
         rows = {"raw": score_clips(raw_method(args.kind), clips, args.kind),
-                "hanet": score_clips(refine_method(args.kind, args.layout, args.weights), clips, args.kind)}
+                label: score_clips(refine_method(args.kind, args.layout, args.weights), clips, args.kind)}
         if args.kind != "smpl":
             rows["bias only"] = score_clips(bias_only_method, clips, args.kind)
         results[severity] = rows
@@ -88,7 +91,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"\n### {args.kind} {args.layout}, {args.split} split, severity {severity} ({len(clips)} clips"
               f"{changed})\n")
         print(markdown_table(rows, METRIC_ORDER[args.kind]))
-        names = [n for n in ("hanet", "bias only") if n in rows]
+        names = [n for n in (label, "bias only") if n in rows]
         for name in names:
             ratio = {k: rows[name][k] / rows["raw"][k] for k in ("mpjpe", "accel") if rows["raw"].get(k)}
             if ratio:  # none on clean input (severity 0), where raw is exact

@@ -69,11 +69,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..registry import load_refiner
     from .benchmark import markdown_table
     from .dataset import build_cache, make_eval_set
     from .evaluate import METRIC_ORDER, bias_only_method, raw_method, refine_method, score_clips
-
-    from ..registry import load_refiner
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
     corruption = json.loads(args.corruption) if args.corruption else None
@@ -153,7 +152,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     cache = build_cache(args.mocap_dir, args.cache_dir)
     accuracy_benchmark(args.kind, args.layout, cache=cache, out_dir=out, hanet=args.weights,
                        smoothnet=args.smoothnet, severities=tuple(args.severity), max_clips=args.max_clips,
-                       tune_clips=args.tune_clips)
+                       tune_clips=args.tune_clips, corruption=json.loads(args.corruption) if args.corruption else None)
     return 0
 
 
@@ -241,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--severity", nargs="+", default=list(SEVERITY_CHOICES))
     p.add_argument("--max-clips", type=int, default=60, help="test clips per severity")
     p.add_argument("--tune-clips", type=int, default=30, help="validation clips for tuning the filters")
+    p.add_argument("--corruption", default=None,
+                   help="JSON of protocol settings to change, e.g. '{\"bias\": 0.0}'; the files get a "
+                        "_changed-protocol suffix")
     p.add_argument("--speed", action="store_true", help="measure speed and memory instead of accuracy")
     p.add_argument("--tradeoff", action="store_true", help="with --speed: also the stride trade-off table")
     p.add_argument("--no-memory", action="store_true", help="with --speed: skip the 1-hour memory run")

@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 
 from ..baselines import FILTERS, PARAM_GRID
-from .evaluate import METRIC_ORDER, Method, estimator_input, raw_method, refine_method, score_clips
+from .evaluate import (
+    METRIC_ORDER,
+    Method,
+    bias_only_method,
+    estimator_input,
+    raw_method,
+    refine_method,
+    score_clips,
+)
 
 __all__ = ["tune_filter", "accuracy_benchmark", "speed_benchmark"]
 
@@ -63,17 +71,25 @@ def markdown_table(rows: dict[str, dict[str, float]], columns: list[str]) -> str
 
 def accuracy_benchmark(kind: str, layout: str, *, cache: Path, out_dir: Path, hanet: Any = None,
                        smoothnet: Any = None, severities: tuple[str, ...] = ("low", "medium", "high"),
-                       max_clips: int | None = 60, tune_clips: int = 30) -> dict[str, Any]:
-    """Tune the filters, score every method per severity, write tables and plots."""
+                       max_clips: int | None = 60, tune_clips: int = 30,
+                       corruption: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Tune the filters, score every method per severity, write tables and plots.
+
+    ``corruption`` changes the documented protocol (as ``make_eval_set``) for tuning and test;
+    the files then get a ``_changed-protocol`` suffix and say what changed.
+    """
     from .dataset import make_eval_set
 
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"kind": kind, "layout": layout, "tuned": {}, "results": {}}
     lines = [f"## {kind} {layout}", ""]
+    if corruption:
+        report["corruption"] = corruption
+        lines += [f"Protocol changed: `{json.dumps(corruption)}` (everything else as documented).", ""]
     methods: dict[str, Method] = {"raw": raw_method(kind)}
     if kind != "smpl":
         val = make_eval_set(cache, kind=kind, layout=layout, split="validation", severity="medium", seed=0,
-                            max_clips=tune_clips)
+                            max_clips=tune_clips, corruption=corruption)
         for name in FILTERS:
             started = time.perf_counter()
             params, err = tune_filter(name, kind, val)
@@ -89,21 +105,25 @@ def accuracy_benchmark(kind: str, layout: str, *, cache: Path, out_dir: Path, ha
     wrist_clips = None
     for severity in severities:
         clips = make_eval_set(cache, kind=kind, layout=layout, split="test", severity=severity, seed=0,
-                              max_clips=max_clips)
+                              max_clips=max_clips, corruption=corruption)
         rows = {}
         for name, method in methods.items():
             rows[name] = score_clips(method, clips, kind)
+        if kind != "smpl" and (corruption or {}).get("bias", 1) != 0:
+            rows["bias only"] = score_clips(bias_only_method, clips, kind)  # a reference, not a method
         report["results"][severity] = rows
         if wrist_clips is None or severity == "medium":
             wrist_clips = clips
         table = markdown_table(rows, METRIC_ORDER[kind])
         lines += [f"### severity {severity} (test split, {len(clips)} clips)", "", table, ""]
         print(f"\n{kind} {layout}, severity {severity}\n{table}", flush=True)
-    stem = out_dir / f"benchmark_{kind}-{layout}"
+    stem = out_dir / f"benchmark_{kind}-{layout}{'_changed-protocol' if corruption else ''}"
     if kind != "smpl" and wrist_clips:
         _plot_wrist(kind, layout, methods, wrist_clips, stem.with_name(stem.name + "_wrist.png"))
     units = {"2d": "pixels", "3d": "millimetres", "smpl": "millimetres (joints) and degrees"}[kind]
-    lines += [f"Errors in {units}; accel in the same unit per frame squared; pck in percent."]
+    lines += [f"Errors in {units}; accel in the same unit per frame squared; pck in percent."
+              + (" `bias only` is the clean motion plus the protocol's slow bias alone (no method; "
+                 "see hanet_refine.train.evaluate)." if kind != "smpl" else "")]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1))
     _plot_severity(report, stem.with_name(stem.name + "_severity.png"))

@@ -85,8 +85,8 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="hanet-2d-coco17", kind="2d", layout="coco17", repo_id="hanet-refine/hanet-2d-coco17",
-            revision="main", sha256="8580c29f74ece525f94ee90d6471254f7e2a906bd4ea9ca7ffa468318463124c",
-            window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
+            revision="main", sha256="b20bc22d489c4d52dbb5da6ac25b725b564c5dfd3e521b78a9b8ea587c3dcffc",
+            window=33, sample_interval=2, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),
         PretrainedWeights(

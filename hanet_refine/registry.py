@@ -97,7 +97,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="hanet-smpl24", kind="smpl", layout="smpl24", repo_id="hanet-refine/hanet-smpl24",
-            revision="main", sha256="5c2004052d52fea96715719c02baa431057f8ccdfe617743403ed6c1ccaf898c",
+            revision="main", sha256="159dc3c818204b329573a6290227a3383260cc53b66b1cbcfa7b952028f3451d",
             window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),

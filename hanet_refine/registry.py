@@ -79,8 +79,8 @@ PRETRAINED: dict[str, PretrainedWeights] = {
     for w in (
         PretrainedWeights(
             name="hanet-2d-body25", kind="2d", layout="body25", repo_id="hanet-refine/hanet-2d-body25",
-            revision="main", sha256="b495c0256f62cdbaa2c030d7a637f0f0115f884ee64da9ddeaa6ef5065a83f6c",
-            window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
+            revision="main", sha256="e8517e984ef2a14f834a0024e0c428704c38134f84753bdafb7f6dcfb4bea556",
+            window=33, sample_interval=2, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),
         PretrainedWeights(

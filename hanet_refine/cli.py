@@ -3,7 +3,7 @@
 Usage::
 
     hanet-refine INPUT -o OUTPUT [--format auto|openpose|coco|mmpose|mediapipe|npy]
-                 [--kind 2d|3d|smpl] [--layout NAME] [--fps FPS] [--weights W] [--device D]
+                 [--kind 2d|3d|smpl] [--layout NAME] [--fps FPS] [--weights W] [--device D] [--up AXIS]
                  [--fill-gaps] [--max-gap N] [--image-size W H] [--overwrite] [--quiet]
 
 Exit codes (for scripts):
@@ -35,7 +35,8 @@ examples:
   hanet-refine results.json -o refined.json             # ViTPose / MMPose / RTMPose COCO results
   hanet-refine video.json -o refined.json               # MMPoseInferencer predictions
   hanet-refine landmarks.json -o out.json --image-size 1920 1080   # MediaPipe Pose
-  hanet-refine poses.npy -o refined.npy --kind 3d       # (T, J, 3) or (N, T, J, 3) array
+  hanet-refine poses.npy -o refined.npy --kind 3d       # (T, J, 3) or (N, T, J, 3) array, any axis up
+  hanet-refine poses.npy -o refined.npy --kind 3d --up=-y  # say it: camera coordinates, y down
 
 exit codes: 0 ok, 2 bad usage or input, 1 other failure, 130 interrupted;
 nothing is written unless the exit code is 0.
@@ -95,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the pretrained model for the kind and layout)",
     )
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
+    p.add_argument(
+        "--up",
+        choices=("+y", "-y", "+z", "-z", "+x", "-x"),
+        default=None,
+        help="3d only: the input's up axis, e.g. --up=-y for camera coordinates (default: read from the data)",
+    )
     p.add_argument(
         "--fill-gaps",
         action="store_true",
@@ -192,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 key=args.key,
                 weights=args.weights,
                 device=args.device,
+                up=args.up,
                 fps=args.fps,
                 fill_gaps=args.fill_gaps,
                 fill_score=args.fill_score,

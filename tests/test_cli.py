@@ -252,3 +252,23 @@ def test_subprocess_entry_point(tmp_path, tiny_weights):
     assert proc.returncode == 0, proc.stderr
     assert "refined 2 tracks" in proc.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in src.iterdir())
+
+
+def test_3d_array_in_camera_coordinates(tmp_path, tiny_weights, capsys):
+    from test_up_axis import person
+
+    from hanet_refine import refine
+    from hanet_refine.up_axis import up_rotation
+
+    weights = tiny_weights("3d", "h36m17")
+    camera = person() @ up_rotation("-y")  # y down, as lifters write it
+    src = tmp_path / "poses.npy"
+    np.save(src, camera)
+    expected = refine(camera, "3d", weights=weights, up="-y")
+    for extra in ([], ["--up=-y"]):  # read from the data, or said (a value starting with - needs the =)
+        out = tmp_path / f"out{len(extra)}.npy"
+        code, _out, err = _run([src, "-o", out, "--kind", "3d", "--weights", weights, *extra], capsys)
+        assert code == 0, err
+        np.testing.assert_allclose(np.load(out), expected, atol=1e-9)
+    code, _out, err = _run([src, "-o", tmp_path / "x.npy", "--kind", "3d", "--up", "y"], capsys)
+    assert code == 2 and "--up" in err

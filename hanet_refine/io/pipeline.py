@@ -118,6 +118,7 @@ def _refine(
     use_track_ids: bool,
     progress: bool,
     refiner: Refiner | None,
+    up: str | None = None,
 ) -> tuple[PoseSequence, RefineSummary]:
     if not 0 <= fill_score <= 1:
         raise ValueError(f"fill_score must lie in [0, 1], got {fill_score}")
@@ -143,6 +144,7 @@ def _refine(
                 fps=fps or seq.fps,
                 weights=weights,
                 device=device,
+                **({"up": up} if up is not None else {}),  # 3d only; custom refiners need not know it
             ),
             dtype=np.float64,
         )
@@ -186,6 +188,7 @@ def refine_sequence(
     use_track_ids: bool = True,
     progress: bool = False,
     refiner: Refiner | None = None,
+    up: str | None = None,
 ) -> PoseSequence:
     """Refine every person of ``seq``.
 
@@ -203,6 +206,8 @@ def refine_sequence(
         use_track_ids: use the file's track ids when it has them.
         progress: show a progress bar.
         refiner: a function with :func:`hanet_refine.refine`'s signature (default: that one).
+        up: 3d only: the input's up axis (see :func:`hanet_refine.refine`); default: read
+            from the data.
 
     Returns:
         A new sequence (``seq`` is not changed) that :func:`hanet_refine.io.write` writes in
@@ -228,6 +233,7 @@ def refine_sequence(
         use_track_ids=use_track_ids,
         progress=progress,
         refiner=refiner,
+        up=up,
     )[0]
 
 
@@ -252,6 +258,7 @@ def refine_file(
     overwrite: bool = False,
     progress: bool = False,
     refiner: Refiner | None = None,
+    up: str | None = None,
 ) -> RefineSummary:
     """Read ``input``, refine every person, write ``output`` in the same format.
 
@@ -296,6 +303,7 @@ def refine_file(
         use_track_ids=use_track_ids,
         progress=progress,
         refiner=refiner,
+        up=up,
     )
     write(refined, output, overwrite=overwrite, write_track_ids=write_track_ids)
     return dataclasses.replace(summary, output=output)

@@ -33,8 +33,8 @@ __all__ = ["TrainConfig", "train", "validation_error", "Sampler", "DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 
-#: Sizes of the pretrained models at their first stage; later stages changed only the sample
-#: interval (2d: 2, 3d and SMPL: 4) with --model, see the model cards.
+#: Sizes of the 2d and 3d pretrained models at their first stage (SMPL's has dim 96); later
+#: stages changed only the sample interval (2d: 2, 3d and SMPL: 4), see the model cards.
 DEFAULT_MODEL = dict(sample_interval=1, num_samples=32, dim=64, encoder_levels=2, decoder_layers=2,
                      ffn_ratio=2, heads=4, dropout=0.0, norm_first=True)
 

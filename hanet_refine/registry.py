@@ -79,7 +79,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
     for w in (
         PretrainedWeights(
             name="hanet-2d-body25", kind="2d", layout="body25", repo_id="hanet-refine/hanet-2d-body25",
-            revision="main", sha256="e8517e984ef2a14f834a0024e0c428704c38134f84753bdafb7f6dcfb4bea556",
+            revision="main", sha256="d8a4eb6727dff47edd12108241c5ea082b65b934a90cbad19be8d7b7d139ae23",
             window=33, sample_interval=2, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),

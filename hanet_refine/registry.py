@@ -85,7 +85,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="hanet-2d-coco17", kind="2d", layout="coco17", repo_id="hanet-refine/hanet-2d-coco17",
-            revision="main", sha256="b20bc22d489c4d52dbb5da6ac25b725b564c5dfd3e521b78a9b8ea587c3dcffc",
+            revision="main", sha256="489a0a676a454f9128680d4c022e8f221779ba8ac699fe065ca2b57c9c891a38",
             window=33, sample_interval=2, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),
@@ -97,7 +97,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
         PretrainedWeights(
             name="hanet-smpl24", kind="smpl", layout="smpl24", repo_id="hanet-refine/hanet-smpl24",
-            revision="main", sha256="159dc3c818204b329573a6290227a3383260cc53b66b1cbcfa7b952028f3451d",
+            revision="main", sha256="af7b21f09ee8b8278a35a579897911eefbb9da82e6d8c6c2d9c487189c16157d",
             window=33, sample_interval=4, fps=30.0, training_data=_BANDAI,
             license="CC-BY-NC-4.0", architecture="hanet",
         ),

@@ -142,11 +142,13 @@ class HANet(nn.Module):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
-        self.dense_memory = dense_memory
         sampled = torch.arange(0, self.window, sample_interval)
         queries = torch.arange(self.window) if dense_memory else sampled
         self.register_buffer("sampled", sampled, persistent=False)
         self.register_buffer("queries", queries, persistent=False)
+        # Where the sampled frames are among the queries (all frames, or the samples themselves).
+        self.register_buffer("sampled_rows", sampled if dense_memory else torch.arange(len(sampled)),
+                             persistent=False)
         # Dense encoder attention: every frame attends to the sampled frames only (True = hidden).
         key_mask = None
         if dense_memory:
@@ -181,7 +183,7 @@ class HANet(nn.Module):
             if i < len(self.widen):
                 h = self.widen[i](h)
         fused = fused / len(self.levels)  # b q d: multi-scale fusion
-        coarse = (x[:, q] + self.coarse_head(fused))[:, self.sampled if self.dense_memory else slice(None)]
+        coarse = x[:, self.sampled] + self.coarse_head(fused[:, self.sampled_rows])
 
         # Decoder: interpolate the coarse pose to every frame, then correct it.
         interp = torch.einsum("ls,bsc->blc", self.interp.to(x.dtype), coarse)

@@ -109,11 +109,12 @@ def refine(
                                      confidence_threshold=confidence_threshold)
     if device is None:
         device = keypoints.device if isinstance(keypoints, torch.Tensor) else "cpu"
-    points, mask = prepared.points, prepared.mask
+    source, mask = prepared.points, prepared.mask
     rotation = None
     if kind == "3d":
-        rotation = up_rotation(infer_up(points, mask, prepared.layout) if up in (None, "auto") else up)
-        points = points @ rotation.T  # into the models' y-up frame; turned back at the end
+        rotation = up_rotation(infer_up(source, mask, prepared.layout) if up in (None, "auto") else up)
+        source = source @ rotation.T  # into the models' y-up frame; turned back at the end
+    points = source
     bridge = None
     if weights is None and kind != "smpl" and not has_pretrained(kind, prepared.layout.name):
         # No model for this layout: use the model of the layout sharing the most joints.
@@ -135,7 +136,7 @@ def refine(
     if resample:
         out = _resample(out, dst, src)
     if bridge is not None:
-        out = bridge.from_target(out, prepared.points if rotation is None else prepared.points @ rotation.T)
+        out = bridge.from_target(out, source)
     if rotation is not None:
         out = out @ rotation
     return prepared.restore(out)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hanet_refine.train.benchmark import markdown_table, tune_filter
-from hanet_refine.train.evaluate import bias_only_method, raw_method, refine_method, score_clips
+from hanet_refine.train.evaluate import bias_only_method, bias_only_scores, raw_method, refine_method, score_clips
 
 
 def clip(seed=0, t=90, kind="2d"):
@@ -58,6 +58,15 @@ def test_bias_only_scores_only_the_bias():
     scores = score_clips(bias_only_method, [c], "2d")
     assert scores["mpjpe"] == pytest.approx(np.hypot(3, 3))
     assert scores["accel"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_bias_only_row_only_where_there_is_a_bias():
+    c = clip()
+    assert bias_only_scores([c], "2d") is None  # smpl clips and bias-free protocols carry none
+    c["bias"] = np.zeros_like(c["clean"])
+    assert bias_only_scores([c], "2d") is None
+    c["bias"][5, 3] = 1.0
+    assert bias_only_scores([c], "2d")["mpjpe"] == pytest.approx(np.sqrt(2) / (c["clean"].shape[0] * 17))
 
 
 def test_markdown_table():

@@ -39,11 +39,16 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_arg(text: str | None) -> dict | None:
+    """A JSON object given on the command line (``--model``, ``--corruption``), or None."""
+    return json.loads(text) if text else None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .dataset import WindowSampler, build_cache
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
-    overrides = json.loads(args.model) if args.model else {}
+    overrides = _json_arg(args.model) or {}
     if args.init_from:  # the starting model's settings, with --model's on top (weights must still fit)
         from ..registry import read_config
 
@@ -60,7 +65,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     rank_seed = args.seed + 1000 * int(__import__("os").environ.get("RANK", "0"))
     sampler = WindowSampler(cache, kind=args.kind, layout=args.layout, split="train", window=window,
                             severity=args.severity, seed=rank_seed,
-                            corruption=json.loads(args.corruption) if args.corruption else None)
+                            corruption=_json_arg(args.corruption))
     val = WindowSampler(cache, kind=args.kind, layout=args.layout, split="validation", window=window,
                         severity="medium", seed=12345)
     val_batches = [val.sample(256) for _ in range(args.val_batches)]
@@ -72,10 +77,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..registry import load_refiner
     from .benchmark import markdown_table
     from .dataset import build_cache, make_eval_set
-    from .evaluate import METRIC_ORDER, bias_only_method, raw_method, refine_method, score_clips
+    from .evaluate import METRIC_ORDER, bias_only_scores, raw_method, refine_method, score_clips
 
     cache = build_cache(args.mocap_dir, args.cache_dir)
-    corruption = json.loads(args.corruption) if args.corruption else None
+    corruption = _json_arg(args.corruption)
     label = load_refiner(args.weights, args.kind, args.layout).architecture  # "hanet" or "smoothnet"
     results = {}
     for severity in args.severity:
@@ -83,8 +88,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                               seed=0, max_clips=args.max_clips, corruption=corruption)
         rows = {"raw": score_clips(raw_method(args.kind), clips, args.kind),
                 label: score_clips(refine_method(args.kind, args.layout, args.weights), clips, args.kind)}
-        if args.kind != "smpl":
-            rows["bias only"] = score_clips(bias_only_method, clips, args.kind)
+        if (bias_only := bias_only_scores(clips, args.kind)) is not None:
+            rows["bias only"] = bias_only
         results[severity] = rows
         changed = f", protocol changed: {json.dumps(corruption)}" if corruption else ""
         print(f"\n### {args.kind} {args.layout}, {args.split} split, severity {severity} ({len(clips)} clips"
@@ -152,7 +157,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     cache = build_cache(args.mocap_dir, args.cache_dir)
     accuracy_benchmark(args.kind, args.layout, cache=cache, out_dir=out, hanet=args.weights,
                        smoothnet=args.smoothnet, severities=tuple(args.severity), max_clips=args.max_clips,
-                       tune_clips=args.tune_clips, corruption=json.loads(args.corruption) if args.corruption else None)
+                       tune_clips=args.tune_clips, corruption=_json_arg(args.corruption))
     return 0
 
 

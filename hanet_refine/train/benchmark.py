@@ -29,7 +29,7 @@ from ..baselines import FILTERS, PARAM_GRID
 from .evaluate import (
     METRIC_ORDER,
     Method,
-    bias_only_method,
+    bias_only_scores,
     estimator_input,
     raw_method,
     refine_method,
@@ -109,8 +109,8 @@ def accuracy_benchmark(kind: str, layout: str, *, cache: Path, out_dir: Path, ha
         rows = {}
         for name, method in methods.items():
             rows[name] = score_clips(method, clips, kind)
-        if kind != "smpl" and (corruption or {}).get("bias", 1) != 0:
-            rows["bias only"] = score_clips(bias_only_method, clips, kind)  # a reference, not a method
+        if (bias_only := bias_only_scores(clips, kind)) is not None:
+            rows["bias only"] = bias_only  # a reference, not a method
         report["results"][severity] = rows
         if wrist_clips is None or severity == "medium":
             wrist_clips = clips

@@ -185,7 +185,7 @@ def build_cache(
         FileNotFoundError: if the archives are not found.
         ValueError: if ``names`` has a file that is not in the committed split.
     """
-    from .bvh import archive_paths, iter_archive
+    from .bvh import archive_paths
     from .splits import SPLITS, load_splits
 
     archives = archive_paths(mocap_dir)
@@ -208,99 +208,114 @@ def build_cache(
     with FileLock(folder / ".build.lock"):
         if not force and _is_current(folder, key):
             return folder
+        return _build(folder, key, archives, side, wanted, workers=workers, progress=progress)
 
-        from tqdm.auto import tqdm
 
-        total = len(wanted) if wanted is not None else len(side)
-        data: dict[str, dict[str, list[np.ndarray]]] = {s: {} for s in SPLITS}
-        clips: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-        unsplit: list[str] = []
+def _build(
+    folder: Path,
+    key: dict[str, Any],
+    archives: list[Path],
+    side: dict[str, str],
+    wanted: set[str] | None,
+    *,
+    workers: int,
+    progress: bool,
+) -> Path:
+    """Parse, convert and write the cache into ``folder`` (the caller holds the build lock)."""
+    from tqdm.auto import tqdm
 
-        def parsed() -> Iterator[tuple[str, Any]]:
-            for archive, members in _archives_for(wanted, archives):
-                for member, bvh in iter_archive(archive, names=members):
-                    stem = member.removesuffix(".bvh")
-                    if stem not in side:
-                        unsplit.append(stem)
-                        continue
-                    yield stem, bvh
+    from .bvh import iter_archive
+    from .splits import SPLITS
 
-        started = time.perf_counter()
-        bar = tqdm(total=total, desc="mocap cache", unit="file", disable=not progress)
-        pool = None
-        try:
-            if workers > 1:
-                import multiprocessing
+    total = len(wanted) if wanted is not None else len(side)
+    data: dict[str, dict[str, list[np.ndarray]]] = {s: {} for s in SPLITS}
+    clips: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    unsplit: list[str] = []
 
-                pool = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn").Pool(workers)
-                converted: Iterable[tuple[str, float, dict[str, np.ndarray]]] = pool.imap(
-                    _convert, parsed(), chunksize=2
-                )
+    def parsed() -> Iterator[tuple[str, Any]]:
+        for archive, members in _archives_for(wanted, archives):
+            for member, bvh in iter_archive(archive, names=members):
+                stem = member.removesuffix(".bvh")
+                if stem not in side:
+                    unsplit.append(stem)
+                    continue
+                yield stem, bvh
+
+    started = time.perf_counter()
+    bar = tqdm(total=total, desc="mocap cache", unit="file", disable=not progress)
+    pool = None
+    try:
+        if workers > 1:
+            import multiprocessing
+
+            pool = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn").Pool(workers)
+            converted: Iterable[tuple[str, float, dict[str, np.ndarray]]] = pool.imap(
+                _convert, parsed(), chunksize=2
+            )
+        else:
+            converted = map(_convert, parsed())
+        for stem, fps, arrays in converted:
+            split = side[stem]
+            for k, v in arrays.items():
+                data[split].setdefault(k, []).append(v)
+            clips[split].append({"name": stem, "frames": int(arrays["coco17"].shape[0]), "fps": fps})
+            bar.update(1)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+            pool.join()
+    if unsplit:
+        warnings.warn(
+            f"{len(unsplit)} archive files are not in splits.json and were left out of the cache "
+            f"(e.g. {unsplit[:3]}); regenerate it with python -m hanet_refine.train.splits --write",
+            stacklevel=2,
+        )
+
+    tmp = folder / f".building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    stats: dict[str, dict[str, Any]] = {}
+    for split in SPLITS:
+        out = tmp / split
+        out.mkdir(parents=True)
+        frames = [c["frames"] for c in clips[split]]
+        np.save(
+            out / "offsets.npy", np.concatenate([[0], np.cumsum(frames, dtype=np.int64)]).astype(np.int64)
+        )
+        (out / "clips.json").write_text(json.dumps(clips[split], indent=0) + "\n", encoding="utf-8")
+        for k in (*POSITION_LAYOUTS, *SMPL_ARRAYS, "smpl_skeleton"):
+            parts = data[split].pop(k, [])
+            if k == "smpl_skeleton":
+                arr = np.stack(parts) if parts else np.zeros((0, 24, 3), np.float32)
+            elif parts:
+                arr = np.concatenate(parts)
             else:
-                converted = map(_convert, parsed())
-            for stem, fps, arrays in converted:
-                split = side[stem]
-                for k, v in arrays.items():
-                    data[split].setdefault(k, []).append(v)
-                clips[split].append({"name": stem, "frames": int(arrays["coco17"].shape[0]), "fps": fps})
-                bar.update(1)
-        finally:
-            bar.close()
-            if pool is not None:
-                pool.close()
-                pool.join()
-        if unsplit:
-            warnings.warn(
-                f"{len(unsplit)} archive files are not in splits.json and were left out of the cache "
-                f"(e.g. {unsplit[:3]}); regenerate it with python -m hanet_refine.train.splits --write",
-                stacklevel=2,
-            )
-
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".building-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        stats: dict[str, dict[str, Any]] = {}
-        for split in SPLITS:
-            out = tmp / split
-            out.mkdir(parents=True)
-            frames = [c["frames"] for c in clips[split]]
-            np.save(
-                out / "offsets.npy", np.concatenate([[0], np.cumsum(frames, dtype=np.int64)]).astype(np.int64)
-            )
-            (out / "clips.json").write_text(json.dumps(clips[split], indent=0) + "\n", encoding="utf-8")
-            for k in (*POSITION_LAYOUTS, *SMPL_ARRAYS, "smpl_skeleton"):
-                parts = data[split].pop(k, [])
-                if k == "smpl_skeleton":
-                    arr = np.stack(parts) if parts else np.zeros((0, 24, 3), np.float32)
-                elif parts:
-                    arr = np.concatenate(parts)
-                else:
-                    arr = np.zeros((0,) + _empty_shape(k), np.float32)
-                np.save(out / f"{k}.npy", arr)
-            fps = [c["fps"] for c in clips[split]]
-            stats[split] = {
-                "clips": len(frames),
-                "frames": int(sum(frames)),
-                "minutes": round(sum(f / r for f, r in zip(frames, fps)) / 60.0, 2),
-            }
-        (folder / "manifest.json").unlink(missing_ok=True)  # no half-replaced cache ever looks current
-        for split in SPLITS:
-            shutil.rmtree(folder / split, ignore_errors=True)
-            os.replace(tmp / split, folder / split)
-        shutil.rmtree(tmp, ignore_errors=True)
-        seconds = time.perf_counter() - started
-        manifest = {
-            "key": key,
-            "splits": stats,
-            "build_seconds": round(seconds, 1),
-            "fps": sorted({round(c["fps"], 3) for split in SPLITS for c in clips[split]}),
-            "source": "Bandai Namco Research Inc. motion datasets 1 and 2, CC BY-NC 4.0",
+                arr = np.zeros((0,) + _empty_shape(k), np.float32)
+            np.save(out / f"{k}.npy", arr)
+        fps = [c["fps"] for c in clips[split]]
+        stats[split] = {
+            "clips": len(frames),
+            "frames": int(sum(frames)),
+            "minutes": round(sum(f / r for f, r in zip(frames, fps)) / 60.0, 2),
         }
-        tmp_manifest = folder / "manifest.json.tmp"
-        tmp_manifest.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp_manifest, folder / "manifest.json")
-        logger.info("built cache %s in %.1f s: %s", folder, seconds, stats)
-        return folder
+    (folder / "manifest.json").unlink(missing_ok=True)  # no half-replaced cache ever looks current
+    for split in SPLITS:
+        shutil.rmtree(folder / split, ignore_errors=True)
+        os.replace(tmp / split, folder / split)
+    shutil.rmtree(tmp, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    manifest = {
+        "key": key,
+        "splits": stats,
+        "build_seconds": round(seconds, 1),
+        "fps": sorted({round(c["fps"], 3) for split in SPLITS for c in clips[split]}),
+        "source": "Bandai Namco Research Inc. motion datasets 1 and 2, CC BY-NC 4.0",
+    }
+    tmp_manifest = folder / "manifest.json.tmp"
+    tmp_manifest.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp_manifest, folder / "manifest.json")
+    logger.info("built cache %s in %.1f s: %s", folder, seconds, stats)
+    return folder
 
 
 def _empty_shape(key: str) -> tuple[int, ...]:
@@ -576,8 +591,8 @@ class WindowSampler:
         camera_options: keyword arguments for :func:`hanet_refine.train.cameras.random_cameras`.
         corruption: settings of the corruption at severity 1 to change, by field of
             :class:`~hanet_refine.train.corruption.PositionParams` (or ``SmplParams``), e.g.
-            ``{"bias": 0.0}`` to train without the slow bias. Evaluation always uses the
-            documented protocol.
+            ``{"bias": 0.0}`` to train without the slow bias (the training CLI's validation
+            keeps the documented protocol).
 
     Raises:
         FileNotFoundError: if there is no cache.

@@ -13,16 +13,25 @@ that breaks the body's shape (bone lengths), which is much of it in 3d and littl
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .. import metrics
 from ..arrays import prepare_keypoints
-from ..rotations import matrix_to_rot6d, rot6d_to_matrix
 from ..missing import fill_missing
+from ..rotations import matrix_to_rot6d, rot6d_to_matrix
 
-__all__ = ["Method", "score_clips", "raw_method", "refine_method", "bias_only_method", "METRIC_ORDER"]
+__all__ = [
+    "METRIC_ORDER",
+    "Method",
+    "bias_only_method",
+    "bias_only_scores",
+    "raw_method",
+    "refine_method",
+    "score_clips",
+]
 
 Method = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -54,6 +63,14 @@ def bias_only_method(clip: dict[str, np.ndarray]) -> np.ndarray:
     """The clean motion plus the corruption's slow bias: what would be left if a method removed
     every other error perfectly (2d and 3d clips; they carry ``bias``)."""
     return clip["clean"] + clip["bias"]
+
+
+def bias_only_scores(clips: list[dict[str, np.ndarray]], kind: str) -> dict[str, float] | None:
+    """Scores of :func:`bias_only_method`, or None where the clips carry no bias (smpl, or a
+    protocol changed to have none)."""
+    if not any(np.any(c.get("bias", 0.0)) for c in clips):
+        return None
+    return score_clips(bias_only_method, clips, kind)
 
 
 def refine_method(kind: str, layout: str, weights: Any) -> Method:
